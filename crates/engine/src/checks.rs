@@ -1,0 +1,358 @@
+//! Turns a namespace's facts into checks (with evidence and remediation) and
+//! the weighted score.
+
+use std::collections::BTreeMap;
+
+use crate::cluster::NamespaceState;
+use crate::cni::{Capability, CniStatus};
+use crate::evaluate::{DefaultDeny, PodFacts};
+use crate::model::Direction;
+use crate::posture::{Check, CheckStatus, Severity, ids};
+use crate::reach::Reach;
+use crate::settings::Settings;
+
+/// Evidence lists longer than this end with "... and N more".
+const EVIDENCE_CAP: usize = 20;
+
+pub(crate) struct Findings<'a> {
+    pub namespace: &'a str,
+    pub state: &'a NamespaceState,
+    pub settings: &'a Settings,
+    pub cni: &'a CniStatus,
+    pub dns_description: String,
+    pub deny_ingress: &'a DefaultDeny,
+    pub deny_egress: &'a DefaultDeny,
+    pub pods: &'a PodFacts,
+}
+
+fn capped(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut items: Vec<String> = items.into_iter().collect();
+    if items.len() > EVIDENCE_CAP {
+        let rest = items.len() - EVIDENCE_CAP;
+        items.truncate(EVIDENCE_CAP);
+        items.push(format!("... and {rest} more"));
+    }
+    items
+}
+
+fn policies(names: &[String]) -> impl Iterator<Item = String> + '_ {
+    names.iter().map(|n| format!("networkpolicy/{n}"))
+}
+
+fn pods<'p>(names: impl IntoIterator<Item = &'p String>) -> impl Iterator<Item = String> {
+    names.into_iter().map(|n| format!("pod/{n}"))
+}
+
+fn check(id: &str, status: CheckStatus, severity: Severity, message: String) -> Check {
+    Check {
+        id: id.to_string(),
+        status,
+        severity,
+        message,
+        evidence: Vec::new(),
+        remediation: String::new(),
+    }
+}
+
+impl Check {
+    fn with_evidence(mut self, evidence: Vec<String>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+
+    fn with_remediation(mut self, remediation: impl Into<String>) -> Self {
+        if self.status != CheckStatus::Pass {
+            self.remediation = remediation.into();
+        }
+        self
+    }
+}
+
+impl Findings<'_> {
+    pub fn checks(&self) -> Vec<Check> {
+        let mut checks = vec![
+            self.default_deny(Direction::Ingress),
+            self.default_deny(Direction::Egress),
+            self.egress_restricted(),
+            self.dns_udp(),
+            self.dns_tcp(),
+            self.cni_enforces(),
+            self.pods_isolated(),
+            self.host_network(),
+        ];
+        checks.extend(self.state.rejected.values().map(|rejected| {
+            check(
+                ids::INVALID_OBJECT,
+                CheckStatus::Fail,
+                Severity::Medium,
+                format!(
+                    "{} {} would be rejected by the API server and is left out of the evaluation: {}",
+                    rejected.kind, rejected.name, rejected.reason
+                ),
+            )
+            .with_evidence(vec![format!("{}/{}", rejected.kind.to_ascii_lowercase(), rejected.name)])
+            .with_remediation("Fix the object so that the API server accepts it.")
+        }));
+        checks
+    }
+
+    fn default_deny(&self, direction: Direction) -> Check {
+        let (id, verdict, isolated) = match direction {
+            Direction::Ingress => (
+                ids::DEFAULT_DENY_INGRESS,
+                self.deny_ingress,
+                self.pods.counts.ingress_isolated,
+            ),
+            Direction::Egress => (
+                ids::DEFAULT_DENY_EGRESS,
+                self.deny_egress,
+                self.pods.counts.egress_isolated,
+            ),
+        };
+        let regular = self.pods.counts.total - self.pods.counts.host_network;
+        let (status, message, evidence) = if verdict.holds() {
+            (
+                CheckStatus::Pass,
+                format!("every pod, including future ones, is isolated for {direction}"),
+                policies(&verdict.providers).collect(),
+            )
+        } else if !verdict.cancelled_by.is_empty() {
+            (
+                CheckStatus::Fail,
+                format!(
+                    "the {direction} default deny is cancelled by a whole-namespace rule that allows every peer on every port"
+                ),
+                policies(&verdict.cancelled_by).collect(),
+            )
+        } else if regular > 0 && isolated == regular {
+            (
+                CheckStatus::Fail,
+                format!(
+                    "all {regular} current pods are isolated for {direction}, but no policy with an empty podSelector covers pods created later"
+                ),
+                Vec::new(),
+            )
+        } else {
+            (
+                CheckStatus::Fail,
+                format!(
+                    "no policy with an empty podSelector lists {direction}: pods allow all {direction} unless a policy selects them"
+                ),
+                Vec::new(),
+            )
+        };
+        let types = match direction {
+            Direction::Ingress => "Ingress",
+            Direction::Egress => "Egress",
+        };
+        check(id, status, Severity::High, message)
+            .with_evidence(capped(evidence))
+            .with_remediation(format!(
+                "Add a NetworkPolicy in {} with `podSelector: {{}}` and `policyTypes: [{types}]`, then allow only the flows the workloads need.",
+                self.namespace
+            ))
+    }
+
+    fn egress_restricted(&self) -> Check {
+        let open = &self.pods.egress_open;
+        if open.is_empty() {
+            return check(
+                ids::EGRESS_RESTRICTED,
+                CheckStatus::Pass,
+                Severity::Medium,
+                "no pod may reach the whole public internet".into(),
+            );
+        }
+        check(
+            ids::EGRESS_RESTRICTED,
+            CheckStatus::Fail,
+            Severity::Medium,
+            format!("{} pod(s) may reach every public internet address", open.len()),
+        )
+        .with_evidence(capped(open.iter().map(|(pod, why)| format!("pod/{pod}: {why}"))))
+        .with_remediation(
+            "Restrict egress to the destinations the workloads need: in-cluster selectors, or ipBlocks for specific external ranges.",
+        )
+    }
+
+    fn dns_udp(&self) -> Check {
+        let blocked: Vec<&String> = self
+            .pods
+            .dns_udp
+            .iter()
+            .filter(|(_, r)| *r == Reach::Denied)
+            .map(|(p, _)| p)
+            .collect();
+        let depends: Vec<&String> = self
+            .pods
+            .dns_udp
+            .iter()
+            .filter(|(_, r)| *r == Reach::CniDependent)
+            .map(|(p, _)| p)
+            .collect();
+        let mut evidence = vec![self.dns_description.clone()];
+        let (status, message) = if !blocked.is_empty() {
+            evidence.extend(pods(blocked.iter().copied()));
+            (
+                CheckStatus::Fail,
+                format!(
+                    "{} pod(s) cannot send UDP/53 to any cluster DNS pod: name resolution fails",
+                    blocked.len()
+                ),
+            )
+        } else if !depends.is_empty() {
+            evidence.extend(pods(depends.iter().copied()));
+            (
+                CheckStatus::Warn,
+                format!(
+                    "{} pod(s) reach DNS only through an ipBlock matching pod IPs, which some CNIs (Calico) honour and others (Cilium) do not",
+                    depends.len()
+                ),
+            )
+        } else {
+            (
+                CheckStatus::Pass,
+                "every pod can send UDP/53 to cluster DNS".into(),
+            )
+        };
+        check(ids::DNS_ALLOWED, status, Severity::High, message)
+            .with_evidence(capped(evidence))
+            .with_remediation(format!(
+                "Allow egress to the DNS pods on UDP and TCP 53 with `namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}` and their pod labels, and make sure policies in {ns} admit it.",
+                ns = self.settings.dns_namespace
+            ))
+    }
+
+    fn dns_tcp(&self) -> Check {
+        let blocked: Vec<&String> = self
+            .pods
+            .dns_tcp
+            .iter()
+            .filter(|(_, r)| *r != Reach::Allowed)
+            .map(|(p, _)| p)
+            .collect();
+        if blocked.is_empty() {
+            return check(
+                ids::DNS_TCP_ALLOWED,
+                CheckStatus::Pass,
+                Severity::Low,
+                "every pod can send TCP/53 to cluster DNS".into(),
+            );
+        }
+        check(
+            ids::DNS_TCP_ALLOWED,
+            CheckStatus::Warn,
+            Severity::Low,
+            format!(
+                "{} pod(s) cannot use DNS over TCP/53: large responses and some resolvers fail",
+                blocked.len()
+            ),
+        )
+        .with_evidence(capped(pods(blocked)))
+        .with_remediation("Allow TCP 53 next to UDP 53 in the DNS egress rule (the named port `dns` is UDP only; add `dns-tcp` or 53/TCP).")
+    }
+
+    fn cni_enforces(&self) -> Check {
+        let (status, message) = match self.cni.capable {
+            Capability::True => (
+                CheckStatus::Pass,
+                format!("the CNI ({}) enforces NetworkPolicy", self.cni.name),
+            ),
+            Capability::False => (
+                CheckStatus::Fail,
+                format!(
+                    "the CNI ({}) does not enforce NetworkPolicy: every policy is ignored",
+                    self.cni.name
+                ),
+            ),
+            Capability::Unknown => (
+                CheckStatus::Warn,
+                format!(
+                    "the CNI ({}) is not known to enforce NetworkPolicy",
+                    self.cni.name
+                ),
+            ),
+        };
+        check(ids::CNI_ENFORCES, status, Severity::Critical, message)
+            .with_evidence(vec![self.cni.evidence.clone()])
+            .with_remediation(
+                "Run a CNI that enforces NetworkPolicy (Calico, Cilium, Antrea, ...) or add a policy engine beside it (Canal = Flannel + Calico); if detection is wrong, set the CNI in the configuration.",
+            )
+    }
+
+    fn pods_isolated(&self) -> Check {
+        let regular = self.pods.counts.total - self.pods.counts.host_network;
+        if regular == 0 {
+            return check(
+                ids::PODS_ISOLATED,
+                CheckStatus::NotApplicable,
+                Severity::Medium,
+                "no pod besides hostNetwork pods".into(),
+            );
+        }
+        let missing = &self.pods.not_isolated;
+        if missing.is_empty() {
+            return check(
+                ids::PODS_ISOLATED,
+                CheckStatus::Pass,
+                Severity::Medium,
+                format!("all {regular} pods are isolated for ingress and egress"),
+            );
+        }
+        check(
+            ids::PODS_ISOLATED,
+            CheckStatus::Fail,
+            Severity::Medium,
+            format!(
+                "{} of {regular} pods are not isolated in both directions",
+                missing.len()
+            ),
+        )
+        .with_evidence(capped(pods(missing)))
+        .with_remediation("Select these pods with policies for both directions, best through a default deny with `podSelector: {}`.")
+    }
+
+    fn host_network(&self) -> Check {
+        let host = &self.pods.host_network;
+        if host.is_empty() {
+            return check(
+                ids::HOST_NETWORK_PODS,
+                CheckStatus::Pass,
+                Severity::High,
+                "no hostNetwork pod".into(),
+            );
+        }
+        check(
+            ids::HOST_NETWORK_PODS,
+            CheckStatus::Fail,
+            Severity::High,
+            format!(
+                "{} hostNetwork pod(s): NetworkPolicy does not reliably apply to them",
+                host.len()
+            ),
+        )
+        .with_evidence(capped(pods(host)))
+        .with_remediation("Run these pods without hostNetwork, or move them to a dedicated, excluded system namespace.")
+    }
+}
+
+/// 0-100: the weighted share of passing checks, a Warn counting half.
+/// NotApplicable checks and checks without weight do not count.
+pub fn score(checks: &[Check], weights: &BTreeMap<String, u32>) -> u8 {
+    let (mut earned, mut possible) = (0u64, 0u64);
+    for check in checks {
+        let weight = u64::from(weights.get(&check.id).copied().unwrap_or(0));
+        let credit = match check.status {
+            CheckStatus::Pass => 2,
+            CheckStatus::Warn => 1,
+            CheckStatus::Fail => 0,
+            CheckStatus::NotApplicable => continue,
+        };
+        earned += weight * credit;
+        possible += weight * 2;
+    }
+    if possible == 0 {
+        return 100;
+    }
+    ((earned * 100 + possible / 2) / possible) as u8
+}

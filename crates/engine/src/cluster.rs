@@ -1,0 +1,175 @@
+//! The in-memory index the engine evaluates: namespaces with their pods and
+//! policies, in the compact model. Updated object by object (`apply_*`,
+//! `delete_*`), so a scan builds it once and an operator keeps it current from
+//! watch events; it never calls any API.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+use crate::cni::CniSignal;
+use crate::convert::{self, Rejected};
+use crate::model::{Labels, NAMESPACE_NAME_LABEL, Pod, Policy};
+
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    namespaces: BTreeMap<String, NamespaceState>,
+    /// CNI agent pods by `namespace/name`, so CNI detection never scans every pod.
+    cni_pods: BTreeMap<String, CniSignal>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NamespaceState {
+    /// Always holds `kubernetes.io/metadata.name`.
+    pub labels: Labels,
+    /// Whether a Namespace object was seen (pods may arrive first, or alone offline).
+    pub declared: bool,
+    pub pods: BTreeMap<String, Pod>,
+    pub policies: BTreeMap<String, Policy>,
+    /// Objects of this namespace the API server would have rejected, by kind and name.
+    pub rejected: BTreeMap<(&'static str, String), Rejected>,
+}
+
+impl NamespaceState {
+    fn new(name: &str) -> Self {
+        NamespaceState {
+            labels: name_label(name),
+            ..Default::default()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.declared
+            && self.pods.is_empty()
+            && self.policies.is_empty()
+            && self.rejected.is_empty()
+    }
+}
+
+fn name_label(name: &str) -> Labels {
+    Labels::from([(NAMESPACE_NAME_LABEL.to_string(), name.to_string())])
+}
+
+fn object_namespace(namespace: Option<&String>) -> &str {
+    namespace.map(String::as_str).unwrap_or("default")
+}
+
+impl Cluster {
+    pub fn namespace(&self, name: &str) -> Option<&NamespaceState> {
+        self.namespaces.get(name)
+    }
+
+    pub fn namespaces(&self) -> impl Iterator<Item = (&String, &NamespaceState)> {
+        self.namespaces.iter()
+    }
+
+    pub fn cni_pods(&self) -> impl Iterator<Item = (&String, &CniSignal)> {
+        self.cni_pods.iter()
+    }
+
+    fn entry(&mut self, name: &str) -> &mut NamespaceState {
+        self.namespaces
+            .entry(name.to_string())
+            .or_insert_with(|| NamespaceState::new(name))
+    }
+
+    fn prune(&mut self, name: &str) {
+        if self
+            .namespaces
+            .get(name)
+            .is_some_and(NamespaceState::is_empty)
+        {
+            self.namespaces.remove(name);
+        }
+    }
+
+    pub fn apply_namespace(&mut self, namespace: &Namespace) {
+        let name = namespace.metadata.name.clone().unwrap_or_default();
+        let result = convert::namespace_labels(namespace);
+        let state = self.entry(&name);
+        state.declared = true;
+        let key = ("Namespace", name.clone());
+        match result {
+            Ok(labels) => {
+                state.labels = labels;
+                state.rejected.remove(&key);
+            }
+            Err(rejected) => {
+                state.labels = name_label(&name);
+                state.rejected.insert(key, rejected);
+            }
+        }
+    }
+
+    /// Forgets a namespace and everything in it, as the API server deletes its contents.
+    pub fn delete_namespace(&mut self, name: &str) {
+        self.namespaces.remove(name);
+        let prefix = format!("{name}/");
+        self.cni_pods.retain(|key, _| !key.starts_with(&prefix));
+    }
+
+    pub fn apply_pod(&mut self, pod: &K8sPod) {
+        let namespace = object_namespace(pod.metadata.namespace.as_ref()).to_string();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        self.put_pod(&namespace, &name, convert::pod(pod));
+    }
+
+    /// Adds a pod built elsewhere (e.g. from a workload's pod template).
+    pub fn put_pod(&mut self, namespace: &str, name: &str, pod: Result<Pod, Rejected>) {
+        let cni_key = format!("{namespace}/{name}");
+        let state = self.entry(namespace);
+        let rejected_key = ("Pod", name.to_string());
+        match pod {
+            Ok(pod) => {
+                state.rejected.remove(&rejected_key);
+                let signal = pod.cni.clone();
+                state.pods.insert(name.to_string(), pod);
+                match signal {
+                    Some(signal) => self.cni_pods.insert(cni_key, signal),
+                    None => self.cni_pods.remove(&cni_key),
+                };
+            }
+            Err(rejected) => {
+                state.pods.remove(name);
+                state.rejected.insert(rejected_key, rejected);
+                self.cni_pods.remove(&cni_key);
+            }
+        }
+    }
+
+    pub fn delete_pod(&mut self, namespace: &str, name: &str) {
+        if let Some(state) = self.namespaces.get_mut(namespace) {
+            state.pods.remove(name);
+            state.rejected.remove(&("Pod", name.to_string()));
+        }
+        self.cni_pods.remove(&format!("{namespace}/{name}"));
+        self.prune(namespace);
+    }
+
+    pub fn apply_policy(&mut self, policy: &NetworkPolicy) {
+        let namespace = object_namespace(policy.metadata.namespace.as_ref()).to_string();
+        let name = policy.metadata.name.clone().unwrap_or_default();
+        let result = convert::policy(policy);
+        let state = self.entry(&namespace);
+        let key = ("NetworkPolicy", name.clone());
+        match result {
+            Ok(policy) => {
+                state.rejected.remove(&key);
+                state.policies.insert(name, policy);
+            }
+            Err(rejected) => {
+                state.policies.remove(&name);
+                state.rejected.insert(key, rejected);
+            }
+        }
+    }
+
+    pub fn delete_policy(&mut self, namespace: &str, name: &str) {
+        if let Some(state) = self.namespaces.get_mut(namespace) {
+            state.policies.remove(name);
+            state.rejected.remove(&("NetworkPolicy", name.to_string()));
+        }
+        self.prune(namespace);
+    }
+}

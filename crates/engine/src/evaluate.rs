@@ -1,0 +1,541 @@
+//! Verdicts for one namespace, from the index. An [`Evaluator`] computes the
+//! cluster-wide context once (CNI, DNS pods), then evaluates any namespace
+//! on its own, so a single change costs one namespace's work.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use kube_core::SelectorExt;
+
+use crate::checks::{self, Findings};
+use crate::cluster::{Cluster, NamespaceState};
+use crate::cni::{self, CniStatus};
+use crate::intervals::Intervals;
+use crate::ipset::{Family, block_addresses};
+use crate::model::{
+    ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortSpec, Protocol,
+    Rule,
+};
+use crate::posture::{NamespacePosture, PodCounts};
+use crate::reach::{self, Endpoint, Reach, Remote};
+use crate::settings::Settings;
+
+const DNS_PORT: u16 = 53;
+const ALL_PORTS: (u128, u128) = (1, 65535);
+
+pub struct Evaluator<'a> {
+    cluster: &'a Cluster,
+    settings: &'a Settings,
+    cni: CniStatus,
+    dns: Dns<'a>,
+}
+
+/// Where every namespace must be able to send DNS queries.
+struct Dns<'a> {
+    namespace: String,
+    namespace_labels: Labels,
+    targets: Vec<DnsTarget<'a>>,
+    source: DnsSource,
+}
+
+enum DnsTarget<'a> {
+    /// A DNS pod with the ingress policies that select it.
+    Pod(Pod, Vec<&'a Policy>),
+    /// A NodeLocal DNSCache address, served from the host network.
+    Address(IpAddr),
+}
+
+enum DnsSource {
+    Found,
+    /// No DNS pod was found: a standard CoreDNS pod stands in.
+    Assumed,
+    NodeLocal,
+}
+
+/// A standard kubeadm CoreDNS pod, for clusters (or manifests) without one.
+fn standard_coredns_pod() -> Pod {
+    let mut pod = Pod::unlabelled("coredns (assumed)");
+    pod.labels.insert("k8s-app".into(), "kube-dns".into());
+    pod.ports = vec![
+        ContainerPort {
+            name: Some("dns".into()),
+            port: DNS_PORT,
+            protocol: Protocol::Udp,
+        },
+        ContainerPort {
+            name: Some("dns-tcp".into()),
+            port: DNS_PORT,
+            protocol: Protocol::Tcp,
+        },
+    ];
+    pod
+}
+
+impl<'a> Dns<'a> {
+    fn find(cluster: &'a Cluster, settings: &Settings) -> Self {
+        let name = settings.dns_namespace.clone();
+        let state = cluster.namespace(&name);
+        let namespace_labels = state
+            .map(|s| s.labels.clone())
+            .unwrap_or_else(|| Labels::from([(NAMESPACE_NAME_LABEL.to_string(), name.clone())]));
+        let in_namespace = || state.into_iter().flat_map(|s| s.pods.values());
+        // With NodeLocal DNSCache pods talk to a host-network agent on a
+        // link-local address, which only an ipBlock can allow.
+        if in_namespace().any(|p| settings.node_local_dns_selector.matches(&p.labels)) {
+            return Dns {
+                namespace: name,
+                namespace_labels,
+                targets: settings
+                    .node_local_dns_addresses
+                    .iter()
+                    .map(|ip| DnsTarget::Address(*ip))
+                    .collect(),
+                source: DnsSource::NodeLocal,
+            };
+        }
+        let mut pods: Vec<Pod> = in_namespace()
+            .filter(|p| !p.host_network && settings.dns_selector.matches(&p.labels))
+            .cloned()
+            .collect();
+        let source = if pods.is_empty() {
+            pods.push(standard_coredns_pod());
+            DnsSource::Assumed
+        } else {
+            DnsSource::Found
+        };
+        let targets = pods
+            .into_iter()
+            .map(|pod| {
+                let ingress = state
+                    .map(|s| reach::selecting(s, &pod, Direction::Ingress))
+                    .unwrap_or_default();
+                DnsTarget::Pod(pod, ingress)
+            })
+            .collect();
+        Dns {
+            namespace: name,
+            namespace_labels,
+            targets,
+            source,
+        }
+    }
+
+    /// The best answer over all targets for `source` sending to port 53.
+    fn reach(&self, source: &Endpoint<'_>, source_egress: &[&Policy], protocol: Protocol) -> Reach {
+        self.targets
+            .iter()
+            .map(|target| match target {
+                DnsTarget::Pod(pod, ingress) => {
+                    let destination = Remote::Pod(Endpoint {
+                        namespace: &self.namespace,
+                        namespace_labels: &self.namespace_labels,
+                        pod,
+                    });
+                    reach::connection(
+                        source,
+                        source_egress,
+                        &destination,
+                        ingress,
+                        protocol,
+                        DNS_PORT,
+                    )
+                }
+                DnsTarget::Address(ip) => reach::connection(
+                    source,
+                    source_egress,
+                    &Remote::Address(*ip),
+                    &[],
+                    protocol,
+                    DNS_PORT,
+                ),
+            })
+            .max()
+            .unwrap_or(Reach::Denied)
+    }
+
+    fn ingress_has_ip_blocks(&self) -> bool {
+        self.targets.iter().any(|t| match t {
+            DnsTarget::Pod(_, ingress) => has_ip_block(ingress, Direction::Ingress),
+            DnsTarget::Address(_) => false,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self.source {
+            DnsSource::Assumed => format!(
+                "no DNS pod found in {}: evaluated against a standard CoreDNS pod (k8s-app=kube-dns, ports dns 53/UDP and dns-tcp 53/TCP)",
+                self.namespace
+            ),
+            DnsSource::NodeLocal => {
+                let addresses: Vec<String> = self
+                    .targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        DnsTarget::Address(ip) => Some(ip.to_string()),
+                        DnsTarget::Pod(..) => None,
+                    })
+                    .collect();
+                format!(
+                    "NodeLocal DNSCache found in {}: pods must reach {} through an ipBlock",
+                    self.namespace,
+                    addresses.join(" or ")
+                )
+            }
+            DnsSource::Found => {
+                let names: Vec<&str> = self
+                    .targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        DnsTarget::Pod(p, _) => Some(p.name.as_str()),
+                        DnsTarget::Address(_) => None,
+                    })
+                    .collect();
+                format!("DNS pods {}/{{{}}}", self.namespace, names.join(","))
+            }
+        }
+    }
+}
+
+fn has_ip_block(policies: &[&Policy], direction: Direction) -> bool {
+    policies.iter().any(|p| {
+        p.rules(direction)
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.peers.iter().any(|peer| matches!(peer, Peer::IpBlock(_))))
+    })
+}
+
+/// The policies selecting one distinct label set.
+struct Selection<'a> {
+    ingress: Vec<&'a Policy>,
+    egress: Vec<&'a Policy>,
+}
+
+/// Facts about the pods a namespace evaluates: real pods, or a new unlabelled pod.
+pub(crate) struct PodFacts {
+    pub counts: PodCounts,
+    pub unprotected: Vec<String>,
+    pub not_isolated: Vec<String>,
+    pub host_network: Vec<String>,
+    /// Pod name and why it may reach the whole public internet.
+    pub egress_open: Vec<(String, String)>,
+    /// Pod names by their DNS answer over UDP and TCP.
+    pub dns_udp: Vec<(String, Reach)>,
+    pub dns_tcp: Vec<(String, Reach)>,
+}
+
+/// Whether the namespace has a default deny for a direction, and what says so.
+pub(crate) struct DefaultDeny {
+    /// Whole-namespace policies listing the direction.
+    pub providers: Vec<String>,
+    /// Whole-namespace policies with a rule that allows every peer on every port.
+    pub cancelled_by: Vec<String>,
+}
+
+impl DefaultDeny {
+    pub fn holds(&self) -> bool {
+        !self.providers.is_empty() && self.cancelled_by.is_empty()
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(cluster: &'a Cluster, settings: &'a Settings) -> Self {
+        let cni = settings.cni_override.clone().unwrap_or_else(|| {
+            cni::combine(
+                cluster
+                    .cni_pods()
+                    .map(|(pod, signal)| (pod.as_str(), signal)),
+            )
+        });
+        Evaluator {
+            cluster,
+            settings,
+            cni,
+            dns: Dns::find(cluster, settings),
+        }
+    }
+
+    pub fn cni(&self) -> &CniStatus {
+        &self.cni
+    }
+
+    /// Every namespace the index knows, in name order.
+    pub fn all(&self) -> Vec<(String, NamespacePosture)> {
+        self.cluster
+            .namespaces()
+            .map(|(name, state)| (name.clone(), self.evaluate(name, state)))
+            .collect()
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<NamespacePosture> {
+        self.cluster
+            .namespace(name)
+            .map(|state| self.evaluate(name, state))
+    }
+
+    fn evaluate(&self, name: &str, state: &NamespaceState) -> NamespacePosture {
+        let deny_ingress = default_deny(state, Direction::Ingress);
+        let deny_egress = default_deny(state, Direction::Egress);
+        let pods = self.pod_facts(name, state);
+        let findings = Findings {
+            namespace: name,
+            state,
+            settings: self.settings,
+            cni: &self.cni,
+            dns_description: self.dns.describe(),
+            deny_ingress: &deny_ingress,
+            deny_egress: &deny_egress,
+            pods: &pods,
+        };
+        let checks = findings.checks();
+        let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);
+        let covered = deny_ingress.holds()
+            && deny_egress.holds()
+            && dns_allowed
+            && self.cni.capable == cni::Capability::True
+            && pods.counts.host_network == 0;
+        let cap = self.settings.unprotected_pods_cap;
+        let omitted = pods.unprotected.len().saturating_sub(cap);
+        NamespacePosture {
+            covered,
+            default_deny_ingress: deny_ingress.holds(),
+            default_deny_egress: deny_egress.holds(),
+            egress_open: !pods.egress_open.is_empty(),
+            dns_allowed,
+            cni: self.cni.clone(),
+            pods: pods.counts,
+            unprotected_pods: pods.unprotected.iter().take(cap).cloned().collect(),
+            unprotected_pods_omitted: omitted as u32,
+            score: checks::score(&checks, &self.settings.weights),
+            checks,
+        }
+    }
+
+    fn pod_facts(&self, name: &str, state: &NamespaceState) -> PodFacts {
+        let mut counts = PodCounts::default();
+        let mut selections: Vec<Selection> = Vec::new();
+        let mut by_labels: HashMap<&Labels, usize> = HashMap::new();
+        let mut regular: Vec<(&Pod, usize)> = Vec::new();
+        let mut host_network = Vec::new();
+        let mut not_isolated = Vec::new();
+
+        for pod in state.pods.values() {
+            counts.total += 1;
+            if pod.host_network {
+                counts.host_network += 1;
+                host_network.push(pod.name.clone());
+                continue;
+            }
+            let index = *by_labels.entry(&pod.labels).or_insert_with(|| {
+                selections.push(Selection {
+                    ingress: reach::selecting(state, pod, Direction::Ingress),
+                    egress: reach::selecting(state, pod, Direction::Egress),
+                });
+                selections.len() - 1
+            });
+            let selection = &selections[index];
+            counts.ingress_isolated += u32::from(!selection.ingress.is_empty());
+            counts.egress_isolated += u32::from(!selection.egress.is_empty());
+            if selection.ingress.is_empty() || selection.egress.is_empty() {
+                not_isolated.push(pod.name.clone());
+            }
+            regular.push((pod, index));
+        }
+
+        // With no pod, judge the pod the namespace would get next.
+        let new_pod = Pod::unlabelled("(new pod)");
+        if regular.is_empty() {
+            selections.push(Selection {
+                ingress: reach::selecting(state, &new_pod, Direction::Ingress),
+                egress: reach::selecting(state, &new_pod, Direction::Egress),
+            });
+            regular.push((&new_pod, selections.len() - 1));
+        }
+
+        let mut open_by_selection: HashMap<usize, Option<String>> = HashMap::new();
+        let mut dns_by_selection: HashMap<usize, (Reach, Reach)> = HashMap::new();
+        // Pod IPs matter for DNS only when an ipBlock could match them.
+        let ip_sensitive = self.dns_depends_on_ips(&selections);
+        let mut facts = PodFacts {
+            counts,
+            unprotected: Vec::new(),
+            not_isolated,
+            host_network,
+            egress_open: Vec::new(),
+            dns_udp: Vec::new(),
+            dns_tcp: Vec::new(),
+        };
+        for (pod, index) in regular {
+            let selection = &selections[index];
+            let open = open_by_selection
+                .entry(index)
+                .or_insert_with(|| open_egress(&selection.egress));
+            if let Some(reason) = open {
+                facts.egress_open.push((pod.name.clone(), reason.clone()));
+            }
+            let source = Endpoint {
+                namespace: name,
+                namespace_labels: &state.labels,
+                pod,
+            };
+            let dns = |source: &Endpoint<'_>| {
+                (
+                    self.dns.reach(source, &selection.egress, Protocol::Udp),
+                    self.dns.reach(source, &selection.egress, Protocol::Tcp),
+                )
+            };
+            let (udp, tcp) = if ip_sensitive && !pod.ips.is_empty() {
+                dns(&source)
+            } else {
+                *dns_by_selection
+                    .entry(index)
+                    .or_insert_with(|| dns(&source))
+            };
+            facts.dns_udp.push((pod.name.clone(), udp));
+            facts.dns_tcp.push((pod.name.clone(), tcp));
+        }
+        let mut unprotected: BTreeSet<String> = facts.not_isolated.iter().cloned().collect();
+        unprotected.extend(facts.host_network.iter().cloned());
+        facts.unprotected = unprotected.into_iter().collect();
+        facts
+    }
+
+    fn dns_depends_on_ips(&self, selections: &[Selection]) -> bool {
+        self.dns.ingress_has_ip_blocks()
+            || selections
+                .iter()
+                .any(|s| has_ip_block(&s.egress, Direction::Egress))
+    }
+}
+
+pub(crate) fn default_deny(state: &NamespaceState, direction: Direction) -> DefaultDeny {
+    let mut verdict = DefaultDeny {
+        providers: Vec::new(),
+        cancelled_by: Vec::new(),
+    };
+    for policy in state
+        .policies
+        .values()
+        .filter(|p| p.selects_whole_namespace())
+    {
+        let Some(rules) = policy.rules(direction) else {
+            continue;
+        };
+        verdict.providers.push(policy.name.clone());
+        if rules.iter().any(allows_everything) {
+            verdict.cancelled_by.push(policy.name.clone());
+        }
+    }
+    verdict
+}
+
+/// A rule that admits every peer (every pod of every namespace and every
+/// address of both families) on every port of every protocol.
+fn allows_everything(rule: &Rule) -> bool {
+    let every_port = rule.ports.is_empty()
+        || Protocol::ALL.iter().all(|protocol| {
+            let mut covered = Intervals::default();
+            for m in rule.ports.iter().filter(|m| m.protocol == *protocol) {
+                match m.port {
+                    PortSpec::Any => covered.insert(ALL_PORTS),
+                    PortSpec::Range(start, end) => covered.insert((start.into(), end.into())),
+                    PortSpec::Named(_) => {}
+                }
+            }
+            covered.covers(&Intervals::from_range(ALL_PORTS.0, ALL_PORTS.1))
+        });
+    let every_pod = rule.peers.iter().any(|peer| match peer {
+        Peer::Selector {
+            namespaces: Some(namespaces),
+            pods,
+        } => namespaces.selects_all() && pods.as_ref().is_none_or(|p| p.selects_all()),
+        _ => false,
+    });
+    let every_address = Family::BOTH
+        .iter()
+        .all(|family| rule_addresses(rule, *family).covers(&family.everything()));
+    every_port && (rule.peers.is_empty() || (every_pod && every_address))
+}
+
+/// Addresses outside the cluster a rule admits: everything with no peers, else its ipBlocks.
+fn rule_addresses(rule: &Rule, family: Family) -> Intervals {
+    if rule.peers.is_empty() {
+        return family.everything();
+    }
+    let mut addresses = Intervals::default();
+    for peer in &rule.peers {
+        if let Peer::IpBlock(block) = peer {
+            addresses.union_with(&block_addresses(family, block));
+        }
+    }
+    addresses
+}
+
+/// Port ranges of `protocol` a rule admits toward addresses outside the
+/// cluster; named ports never match there.
+fn external_port_ranges(rule: &Rule, protocol: Protocol) -> Vec<(u32, u32)> {
+    if rule.ports.is_empty() {
+        return vec![(1, 65535)];
+    }
+    rule.ports
+        .iter()
+        .filter(|m| m.protocol == protocol)
+        .filter_map(|m| match m.port {
+            PortSpec::Any => Some((1, 65535)),
+            PortSpec::Range(start, end) => Some((start.into(), end.into())),
+            PortSpec::Named(_) => None,
+        })
+        .collect()
+}
+
+/// Why a pod selected by exactly `policies` for egress may reach every public
+/// address of a family on some port, or `None` when it may not.
+pub(crate) fn open_egress(policies: &[&Policy]) -> Option<String> {
+    if policies.is_empty() {
+        return Some("no egress policy selects it".into());
+    }
+    let rules: Vec<(&str, &Rule)> = policies
+        .iter()
+        .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
+        .filter(|(_, r)| {
+            r.peers.is_empty() || r.peers.iter().any(|p| matches!(p, Peer::IpBlock(_)))
+        })
+        .collect();
+    for protocol in Protocol::ALL {
+        // Between two consecutive bounds the set of admitting rules is constant.
+        let bounds: BTreeSet<u32> = rules
+            .iter()
+            .flat_map(|(_, r)| external_port_ranges(r, protocol))
+            .flat_map(|(start, end)| [start, end + 1])
+            .filter(|port| *port <= 65535)
+            .collect();
+        for port in bounds {
+            let port = port as u16;
+            let admitting: Vec<&(&str, &Rule)> = rules
+                .iter()
+                .filter(|(_, r)| r.admits_port(protocol, port, None))
+                .collect();
+            for family in Family::BOTH {
+                let mut reachable = Intervals::default();
+                for (_, rule) in &admitting {
+                    reachable.union_with(&rule_addresses(rule, family));
+                }
+                if reachable.covers(family.public()) {
+                    let names: BTreeSet<&str> = admitting.iter().map(|(n, _)| *n).collect();
+                    let family = match family {
+                        Family::V4 => "IPv4",
+                        Family::V6 => "IPv6",
+                    };
+                    return Some(format!(
+                        "networkpolicy/{} allow every public {family} address on {protocol}/{port}",
+                        names
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                            .join(", networkpolicy/")
+                    ));
+                }
+            }
+        }
+    }
+    None
+}

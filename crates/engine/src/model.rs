@@ -1,0 +1,205 @@
+//! The compact model the engine evaluates: only what NetworkPolicy semantics
+//! need, already defaulted and validated. Built from k8s-openapi objects by
+//! [`crate::convert`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use kube_core::Selector;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cni::CniSignal;
+
+pub type Labels = BTreeMap<String, String>;
+
+/// Label every namespace carries (set by the API server since 1.21, immutable).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pod {
+    pub name: String,
+    pub labels: Labels,
+    pub host_network: bool,
+    pub ips: Vec<IpAddr>,
+    pub ports: Vec<ContainerPort>,
+    /// Set when this pod looks like a CNI agent; drives CNI detection.
+    pub cni: Option<CniSignal>,
+}
+
+impl Pod {
+    /// The pod a namespace would get next: no labels, no ports, no IP.
+    pub fn unlabelled(name: &str) -> Self {
+        Pod {
+            name: name.to_string(),
+            labels: Labels::new(),
+            host_network: false,
+            ips: Vec::new(),
+            ports: Vec::new(),
+            cni: None,
+        }
+    }
+
+    /// Resolves a named port the way the data plane does: name and protocol must both match.
+    pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+        self.ports
+            .iter()
+            .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
+            .map(|p| p.port)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub name: String,
+    pub pod_selector: Selector,
+    /// `Some` exactly when Ingress is in the effective (defaulted) policyTypes.
+    pub ingress: Option<Vec<Rule>>,
+    /// `Some` exactly when Egress is in the effective (defaulted) policyTypes.
+    pub egress: Option<Vec<Rule>>,
+}
+
+impl Policy {
+    pub fn rules(&self, direction: Direction) -> Option<&[Rule]> {
+        match direction {
+            Direction::Ingress => self.ingress.as_deref(),
+            Direction::Egress => self.egress.as_deref(),
+        }
+    }
+
+    /// Selects every pod of its namespace, including pods that do not exist yet.
+    pub fn selects_whole_namespace(&self) -> bool {
+        self.pod_selector.selects_all()
+    }
+}
+
+/// One `ingress[]`/`egress[]` element.
+#[derive(Clone, Debug, Default)]
+pub struct Rule {
+    /// Empty means every peer (a missing or empty `from`/`to`).
+    pub peers: Vec<Peer>,
+    /// Empty means every port of every protocol.
+    pub ports: Vec<PortMatch>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Peer {
+    /// `namespaces: None` means the policy's own namespace; `pods: None` means every pod.
+    Selector {
+        namespaces: Option<Selector>,
+        pods: Option<Selector>,
+    },
+    IpBlock(IpBlock),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpBlock {
+    pub cidr: IpNet,
+    pub except: Vec<IpNet>,
+}
+
+impl IpBlock {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.cidr.contains(&ip) && !self.except.iter().any(|e| e.contains(&ip))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortMatch {
+    pub protocol: Protocol,
+    pub port: PortSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortSpec {
+    /// Every port of the protocol.
+    Any,
+    /// Inclusive range; a single port is `Range(p, p)`.
+    Range(u16, u16),
+    /// A container port name, resolved per destination pod.
+    Named(String),
+}
+
+impl PortMatch {
+    /// Whether this entry admits `protocol`/`port` on `destination`; named ports
+    /// resolve against the destination pod and never match a pod-less address.
+    pub fn admits(&self, protocol: Protocol, port: u16, destination: Option<&Pod>) -> bool {
+        if self.protocol != protocol {
+            return false;
+        }
+        match &self.port {
+            PortSpec::Any => true,
+            PortSpec::Range(start, end) => (*start..=*end).contains(&port),
+            PortSpec::Named(name) => destination
+                .and_then(|pod| pod.named_port(name, protocol))
+                .is_some_and(|resolved| resolved == port),
+        }
+    }
+}
+
+impl Rule {
+    pub fn admits_port(&self, protocol: Protocol, port: u16, destination: Option<&Pod>) -> bool {
+        self.ports.is_empty()
+            || self
+                .ports
+                .iter()
+                .any(|p| p.admits(protocol, port, destination))
+    }
+}

@@ -1,0 +1,90 @@
+//! The engine's answer for one namespace. These types are the report's
+//! status fields, so their serialized names are part of the public API.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::cni::CniStatus;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamespacePosture {
+    /// Default deny ingress, default deny egress, DNS allowed, CNI enforcing and no hostNetwork pod.
+    pub covered: bool,
+    pub default_deny_ingress: bool,
+    pub default_deny_egress: bool,
+    /// Some pod (or a new pod) may reach all public IPv4 or IPv6 addresses on some port.
+    pub egress_open: bool,
+    /// Every pod (or a new pod) can send UDP/53 to a cluster DNS pod.
+    pub dns_allowed: bool,
+    pub cni: CniStatus,
+    pub pods: PodCounts,
+    /// Pods not isolated in both directions, and every hostNetwork pod; sorted, capped.
+    pub unprotected_pods: Vec<String>,
+    /// How many unprotected pods the cap left out of `unprotectedPods`.
+    pub unprotected_pods_omitted: u32,
+    /// 0-100, from the weighted checks.
+    pub score: u8,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodCounts {
+    pub total: u32,
+    pub ingress_isolated: u32,
+    pub egress_isolated: u32,
+    pub host_network: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Check {
+    pub id: String,
+    pub status: CheckStatus,
+    pub severity: Severity,
+    pub message: String,
+    /// Policy and pod names (`networkpolicy/NAME`, `pod/NAME`) behind the status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub remediation: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CheckStatus {
+    Pass,
+    Fail,
+    Warn,
+    NotApplicable,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Check identifiers; score weights and `--fail-on` refer to them.
+pub mod ids {
+    pub const DEFAULT_DENY_INGRESS: &str = "default-deny-ingress";
+    pub const DEFAULT_DENY_EGRESS: &str = "default-deny-egress";
+    pub const EGRESS_RESTRICTED: &str = "egress-restricted";
+    pub const DNS_ALLOWED: &str = "dns-allowed";
+    pub const DNS_TCP_ALLOWED: &str = "dns-tcp-allowed";
+    pub const CNI_ENFORCES: &str = "cni-enforces";
+    pub const PODS_ISOLATED: &str = "pods-isolated";
+    pub const HOST_NETWORK_PODS: &str = "host-network-pods";
+    pub const INVALID_OBJECT: &str = "invalid-object";
+}
+
+impl NamespacePosture {
+    pub fn check(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}

@@ -1,0 +1,61 @@
+//! What the caller may tune. The binary reads these from its config file and
+//! flags; the engine only consumes them.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use kube_core::Selector;
+
+use crate::cni::CniStatus;
+use crate::posture::ids;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Namespace of the cluster DNS pods.
+    pub dns_namespace: String,
+    /// Selector of the cluster DNS pods inside `dns_namespace`.
+    pub dns_selector: Selector,
+    /// Pods of `dns_namespace` that mark NodeLocal DNSCache as installed.
+    pub node_local_dns_selector: Selector,
+    /// Addresses NodeLocal DNSCache listens on (upstream and kubespray defaults).
+    pub node_local_dns_addresses: Vec<IpAddr>,
+    /// Replaces CNI detection when set.
+    pub cni_override: Option<CniStatus>,
+    /// Score weight per check id; a check without a weight does not count.
+    pub weights: BTreeMap<String, u32>,
+    /// At most this many names in `unprotectedPods`.
+    pub unprotected_pods_cap: usize,
+}
+
+pub fn default_weights() -> BTreeMap<String, u32> {
+    [
+        (ids::DEFAULT_DENY_INGRESS, 20),
+        (ids::DEFAULT_DENY_EGRESS, 20),
+        (ids::DNS_ALLOWED, 15),
+        (ids::CNI_ENFORCES, 15),
+        (ids::EGRESS_RESTRICTED, 10),
+        (ids::PODS_ISOLATED, 10),
+        (ids::HOST_NETWORK_PODS, 5),
+        (ids::DNS_TCP_ALLOWED, 5),
+    ]
+    .into_iter()
+    .map(|(id, weight)| (id.to_string(), weight))
+    .collect()
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            dns_namespace: "kube-system".into(),
+            dns_selector: [("k8s-app", "kube-dns")].into_iter().collect(),
+            node_local_dns_selector: [("k8s-app", "node-local-dns")].into_iter().collect(),
+            node_local_dns_addresses: vec![
+                IpAddr::V4(Ipv4Addr::new(169, 254, 20, 10)),
+                IpAddr::V4(Ipv4Addr::new(169, 254, 25, 10)),
+            ],
+            cni_override: None,
+            weights: default_weights(),
+            unprotected_pods_cap: 50,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Rules 18-20 and the dnsAllowed verdict.
+
+use super::*;
+use crate::model::Protocol;
+use crate::posture::CheckStatus;
+
+const DENY_EGRESS: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-out, namespace: app}\nspec: {podSelector: {}, policyTypes: [Egress]}\n---\n";
+
+fn dns_egress(to: &str, ports: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: allow-dns, namespace: app}}\nspec: {{podSelector: {{}}, policyTypes: [Egress], egress: [{{to: {to}, ports: {ports}}}]}}\n---\n"
+    )
+}
+
+const KUBE_DNS_PEER: &str = "[{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]";
+const BOTH_PORTS: &str = "[{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]";
+
+#[test]
+fn rule_18_dns_is_judged_against_the_real_dns_pods() {
+    let c = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, BOTH_PORTS)
+    ));
+    let p = posture(&c, "app");
+    assert!(p.dns_allowed);
+    assert!(p.check("dns-allowed").unwrap().evidence[0].contains("coredns-1"));
+}
+
+#[test]
+fn rule_18_dns_rule_that_misses_kube_system_labels_blocks_resolution() {
+    // A label the kube-system namespace does not carry: matches nothing.
+    let c = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(
+            "[{namespaceSelector: {matchLabels: {name: kube-system}}}]",
+            BOTH_PORTS
+        )
+    ));
+    let p = posture(&c, "app");
+    assert!(!p.dns_allowed);
+    let check = p.check("dns-allowed").unwrap();
+    assert_eq!(check.status, CheckStatus::Fail);
+    assert!(
+        check.evidence.iter().any(|e| e == "pod/web"),
+        "{:?}",
+        check.evidence
+    );
+}
+
+#[test]
+fn rule_18_named_port_dns_covers_udp_only() {
+    let c = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, "[{port: dns, protocol: UDP}]")
+    ));
+    let p = posture(&c, "app");
+    assert!(p.dns_allowed);
+    let tcp = p.check("dns-tcp-allowed").unwrap();
+    assert_eq!(
+        tcp.status,
+        CheckStatus::Warn,
+        "TCP/53 missing is a warning, not a false verdict"
+    );
+}
+
+#[test]
+fn rule_18_dns_port_named_without_protocol_resolves_nothing() {
+    // `port: dns` defaults to TCP, but CoreDNS's `dns` port is UDP.
+    let c = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, "[{port: dns}]")
+    ));
+    assert!(!posture(&c, "app").dns_allowed);
+}
+
+#[test]
+fn rule_18_without_a_dns_pod_a_standard_coredns_pod_is_assumed_and_said() {
+    let c = cluster(&format!(
+        "{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, "[{port: dns, protocol: UDP}]")
+    ));
+    let p = posture(&c, "app");
+    assert!(p.dns_allowed);
+    assert!(p.check("dns-allowed").unwrap().evidence[0].contains("standard CoreDNS"));
+}
+
+#[test]
+fn rule_19_default_deny_ingress_in_kube_system_blocks_dns() {
+    let deny_kube_system = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-in, namespace: kube-system}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n---\n";
+    let c = cluster(&format!(
+        "{COREDNS}{deny_kube_system}{}",
+        pod("app", "web", "app: web")
+    ));
+    assert!(!posture(&c, "app").dns_allowed);
+    let allow = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-dns-in, namespace: kube-system}\nspec: {podSelector: {matchLabels: {k8s-app: kube-dns}}, ingress: [{from: [{namespaceSelector: {}}], ports: [{port: 53, protocol: UDP}]}]}\n";
+    let fixed = cluster(&format!(
+        "{COREDNS}{deny_kube_system}{allow}\n---\n{}",
+        pod("app", "web", "app: web")
+    ));
+    assert!(posture(&fixed, "app").dns_allowed);
+}
+
+#[test]
+fn rule_20_node_local_dns_is_reachable_only_through_an_ip_block() {
+    let node_local = "apiVersion: v1\nkind: Pod\nmetadata: {name: node-local-dns-x, namespace: kube-system, labels: {k8s-app: node-local-dns}}\nspec: {hostNetwork: true, containers: [{name: node-cache, image: 'registry.k8s.io/dns/k8s-dns-node-cache:1.23.1'}]}\n---\n";
+    let by_selector = cluster(&format!(
+        "{COREDNS}{node_local}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, BOTH_PORTS)
+    ));
+    let p = posture(&by_selector, "app");
+    assert!(!p.dns_allowed);
+    assert!(p.check("dns-allowed").unwrap().evidence[0].contains("NodeLocal"));
+    let by_block = cluster(&format!(
+        "{COREDNS}{node_local}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress("[{ipBlock: {cidr: 169.254.20.10/32}}]", BOTH_PORTS)
+    ));
+    assert!(posture(&by_block, "app").dns_allowed);
+}
+
+#[test]
+fn dns_allowed_only_through_ip_block_on_pod_ips_is_a_warning_not_a_pass() {
+    let dns = "apiVersion: v1\nkind: Pod\nmetadata: {name: coredns-1, namespace: kube-system, labels: {k8s-app: kube-dns}}\nspec: {containers: [{name: coredns, image: coredns, ports: [{name: dns, containerPort: 53, protocol: UDP}]}]}\nstatus: {podIP: 10.244.0.10}\n---\n";
+    let c = cluster(&format!(
+        "{dns}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress("[{ipBlock: {cidr: 10.244.0.0/16}}]", BOTH_PORTS)
+    ));
+    let p = posture(&c, "app");
+    assert!(!p.dns_allowed);
+    assert_eq!(p.check("dns-allowed").unwrap().status, CheckStatus::Warn);
+}
+
+#[test]
+fn dns_verdict_with_no_pod_judges_a_new_unlabelled_pod() {
+    let only_web = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-dns, namespace: app}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 53, protocol: UDP}]}]}\n---\n";
+    let c = cluster(&format!("{COREDNS}{only_web}"));
+    assert!(posture(&c, "app").dns_allowed);
+    let c = cluster(&format!("{COREDNS}{DENY_EGRESS}"));
+    assert!(!posture(&c, "app").dns_allowed);
+}
+
+#[test]
+fn dns_pod_egress_and_ingress_are_both_evaluated() {
+    let c = cluster(&format!("{COREDNS}{}", pod("app", "web", "app: web")));
+    assert_eq!(
+        reach(&c, "app/web", "kube-system/coredns-1", Protocol::Udp, 53),
+        crate::reach::Reach::Allowed
+    );
+    assert!(posture(&c, "app").dns_allowed);
+}
