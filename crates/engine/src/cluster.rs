@@ -165,6 +165,12 @@ impl Cluster {
         }
     }
 
+    /// Records an object that could not even be decoded as its kind.
+    pub fn reject(&mut self, namespace: &str, rejected: Rejected) {
+        let key = (rejected.kind, rejected.name.clone());
+        self.entry(namespace).rejected.insert(key, rejected);
+    }
+
     pub fn delete_policy(&mut self, namespace: &str, name: &str) {
         if let Some(state) = self.namespaces.get_mut(namespace) {
             state.policies.remove(name);

@@ -28,6 +28,36 @@ pub enum CniKind {
 }
 
 impl CniKind {
+    const ALL: [CniKind; 14] = [
+        CniKind::Calico,
+        CniKind::Canal,
+        CniKind::Cilium,
+        CniKind::GkeDataplaneV2,
+        CniKind::WeaveNet,
+        CniKind::Antrea,
+        CniKind::KubeRouter,
+        CniKind::OvnKubernetes,
+        CniKind::KubeOvn,
+        CniKind::AzureNpm,
+        CniKind::Flannel,
+        CniKind::AwsVpcCni,
+        CniKind::AzureCns,
+        CniKind::Kindnet,
+    ];
+
+    /// Whether this CNI enforces NetworkPolicy in its usual setup.
+    pub fn usual_capability(self) -> Capability {
+        match self {
+            CniKind::Flannel | CniKind::AwsVpcCni | CniKind::AzureCns => Capability::False,
+            CniKind::Kindnet => Capability::Unknown,
+            _ => Capability::True,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             CniKind::Calico => "calico",

@@ -23,5 +23,14 @@ pub use evaluate::Evaluator;
 pub use posture::{Check, CheckStatus, NamespacePosture, PodCounts, Severity};
 pub use settings::Settings;
 
+/// Validates a label selector as the API server would and compiles it, for
+/// callers that take selectors from configuration.
+pub fn compile_selector(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    field: &str,
+) -> Result<kube_core::Selector, String> {
+    validate::compile_selector(selector, field)
+}
+
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ pub struct NamespacePosture {
     /// How many unprotected pods the cap left out of `unprotectedPods`.
     pub unprotected_pods_omitted: u32,
     /// 0-100, from the weighted checks.
+    #[schemars(range(min = 0, max = 100))]
     pub score: u8,
     pub checks: Vec<Check>,
 }
@@ -81,6 +82,18 @@ pub mod ids {
     pub const PODS_ISOLATED: &str = "pods-isolated";
     pub const HOST_NETWORK_PODS: &str = "host-network-pods";
     pub const INVALID_OBJECT: &str = "invalid-object";
+
+    pub const ALL: [&str; 9] = [
+        DEFAULT_DENY_INGRESS,
+        DEFAULT_DENY_EGRESS,
+        EGRESS_RESTRICTED,
+        DNS_ALLOWED,
+        DNS_TCP_ALLOWED,
+        CNI_ENFORCES,
+        PODS_ISOLATED,
+        HOST_NETWORK_PODS,
+        INVALID_OBJECT,
+    ];
 }
 
 impl NamespacePosture {

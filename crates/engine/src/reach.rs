@@ -142,10 +142,11 @@ pub fn connection(
     port: u16,
 ) -> Reach {
     // A pod can always reach itself.
-    if let Remote::Pod(d) = destination {
-        if d.namespace == source.namespace && d.pod.name == source.pod.name {
-            return Reach::Allowed;
-        }
+    if let Remote::Pod(d) = destination
+        && d.namespace == source.namespace
+        && d.pod.name == source.pod.name
+    {
+        return Reach::Allowed;
     }
     let egress = side(
         source_egress,

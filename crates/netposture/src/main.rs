@@ -1,1 +1,229 @@
-fn main() {}
+//! `netposture`: Kubernetes network security posture, namespace by namespace.
+
+mod config;
+mod fail_on;
+mod inventory;
+mod manifests;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::CustomResourceExt;
+use netposture_api::NetworkPostureReport;
+use netposture_engine::{Cluster, CniStatus, Evaluator};
+
+use crate::config::{CniOverride, Config};
+use crate::fail_on::FailOn;
+use crate::output::Format;
+
+/// Exit code for usage, I/O and syntax errors.
+const EXIT_ERROR: u8 = 2;
+/// Exit code when a `--fail-on` condition holds.
+const EXIT_FAIL_ON: u8 = 1;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netposture",
+    version,
+    about = "Kubernetes network security posture, namespace by namespace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate manifests (-f) or the live cluster and print each namespace's posture.
+    Scan(ScanArgs),
+    /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
+    Crd,
+}
+
+#[derive(Debug, Args)]
+struct ScanArgs {
+    /// Manifest file or directory (recursive .yaml/.yml/.json), or - for stdin. Repeatable.
+    /// Without it, the cluster of the current kubeconfig is read.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    filenames: Vec<PathBuf>,
+    #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    /// Only report these namespaces. Repeatable.
+    #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE")]
+    namespaces: Vec<String>,
+    /// Exit 1 when any reported namespace meets one of these conditions (comma-separated or repeated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "CONDITION")]
+    fail_on: Vec<FailOn>,
+    /// Exit 1 when any reported namespace scores below this.
+    #[arg(long, value_name = "SCORE", value_parser = clap::value_parser!(u8).range(0..=100))]
+    min_score: Option<u8>,
+    /// Configuration file (see config/netposture.yaml).
+    #[arg(long, env = "NETPOSTURE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Declare the CNI instead of detecting it: NAME (a known CNI) or NAME:True|False|Unknown.
+    #[arg(long, value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
+    cni: Option<CniOverride>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan(args),
+        Command::Crd => crd_yaml().map(|yaml| {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+fn crd_yaml() -> anyhow::Result<String> {
+    Ok(serde_norway::to_string(&NetworkPostureReport::crd())?)
+}
+
+fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let mut settings = config.settings().map_err(anyhow::Error::msg)?;
+    if let Some(cni) = &args.cni {
+        settings.cni_override = Some(CniStatus {
+            name: cni.name.clone(),
+            capable: cni.capable,
+            evidence: "set by --cni".into(),
+        });
+    }
+
+    let cluster = if args.filenames.is_empty() {
+        read_cluster()?
+    } else {
+        read_manifests(&args.filenames)?
+    };
+    let evaluator = Evaluator::new(&cluster, &settings);
+    let mut postures = evaluator.all();
+    if !args.namespaces.is_empty() {
+        for wanted in &args.namespaces {
+            if !postures.iter().any(|(name, _)| name == wanted) {
+                anyhow::bail!("namespace {wanted:?} is not in the input");
+            }
+        }
+        postures.retain(|(name, _)| args.namespaces.contains(name));
+    }
+
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let mut failed = Vec::new();
+    for (namespace, posture) in &postures {
+        for condition in &args.fail_on {
+            if condition.holds(posture) {
+                failed.push(format!("{namespace}: {}", condition.name()));
+            }
+        }
+        if let Some(min) = args.min_score.filter(|min| posture.score < *min) {
+            failed.push(format!(
+                "{namespace}: score {} is below {min}",
+                posture.score
+            ));
+        }
+    }
+    let covered = postures.iter().filter(|(_, p)| p.covered).count();
+    let reports: Vec<NetworkPostureReport> = postures
+        .into_iter()
+        .map(|(namespace, posture)| {
+            NetworkPostureReport::from_posture(&namespace, posture, &[], now.clone())
+        })
+        .collect();
+    let stdout = std::io::stdout();
+    output::write(&mut stdout.lock(), &reports, args.output)?;
+    eprintln!(
+        "{} namespace(s), {covered} covered; CNI: {} ({})",
+        reports.len(),
+        evaluator.cni().name,
+        evaluator.cni().capable
+    );
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in &failed {
+        eprintln!("fail-on: {line}");
+    }
+    Ok(ExitCode::from(EXIT_FAIL_ON))
+}
+
+fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
+    let manifests = manifests::load(paths)?;
+    if !manifests.skipped.is_empty() {
+        let kinds: Vec<String> = manifests
+            .skipped
+            .iter()
+            .map(|(kind, count)| {
+                format!(
+                    "{count} {}",
+                    if kind.is_empty() {
+                        "without kind"
+                    } else {
+                        kind
+                    }
+                )
+            })
+            .collect();
+        eprintln!(
+            "note: skipped objects the engine does not use: {}",
+            kinds.join(", ")
+        );
+    }
+    let cluster = inventory::from_manifests(&manifests);
+    for (namespace, state) in cluster.namespaces() {
+        for rejected in state.rejected.values() {
+            eprintln!(
+                "warning: {} {namespace}/{} is left out: {}",
+                rejected.kind, rejected.name, rejected.reason
+            );
+        }
+    }
+    Ok(cluster)
+}
+
+fn read_cluster() -> anyhow::Result<Cluster> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")?;
+        inventory::from_cluster(client).await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn checked_in_crd_matches_the_generated_one() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../crds/networkpostures.netposture.io.yaml");
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == crd_yaml().unwrap(),
+            "{} is stale: run `just crds` (netposture crd > {})",
+            path.display(),
+            path.display()
+        );
+    }
+}

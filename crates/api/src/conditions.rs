@@ -1,0 +1,214 @@
+//! Standard conditions derived from a posture, so `kubectl wait
+//! --for=condition=Covered` and generic tooling work on reports.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use netposture_engine::posture::ids;
+use netposture_engine::{Capability, NamespacePosture};
+
+pub mod condition_types {
+    pub const COVERED: &str = "Covered";
+    pub const DEFAULT_DENY_INGRESS: &str = "DefaultDenyIngress";
+    pub const DEFAULT_DENY_EGRESS: &str = "DefaultDenyEgress";
+    pub const DNS_ALLOWED: &str = "DnsAllowed";
+    pub const EGRESS_RESTRICTED: &str = "EgressRestricted";
+    pub const CNI_CAPABLE: &str = "CniCapable";
+}
+
+struct Verdict {
+    kind: &'static str,
+    status: &'static str,
+    reason: &'static str,
+    message: String,
+}
+
+fn truth(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
+}
+
+fn check_message(posture: &NamespacePosture, id: &str) -> String {
+    posture
+        .check(id)
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
+}
+
+fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
+    let mut gaps = Vec::new();
+    if !posture.default_deny_ingress {
+        gaps.push("no default deny for ingress");
+    }
+    if !posture.default_deny_egress {
+        gaps.push("no default deny for egress");
+    }
+    if !posture.dns_allowed {
+        gaps.push("DNS blocked");
+    }
+    if posture.cni.capable != Capability::True {
+        gaps.push("CNI not known to enforce NetworkPolicy");
+    }
+    if posture.pods.host_network > 0 {
+        gaps.push("hostNetwork pods");
+    }
+    let covered_reason = match gaps.first() {
+        None => "Covered",
+        Some(_) if !posture.default_deny_ingress => "NoDefaultDenyIngress",
+        Some(_) if !posture.default_deny_egress => "NoDefaultDenyEgress",
+        Some(_) if !posture.dns_allowed => "DnsBlocked",
+        Some(_) if posture.cni.capable != Capability::True => "CniNotEnforcing",
+        Some(_) => "HostNetworkPods",
+    };
+    let cni_status = match posture.cni.capable {
+        Capability::True => "True",
+        Capability::False => "False",
+        Capability::Unknown => "Unknown",
+    };
+    vec![
+        Verdict {
+            kind: condition_types::COVERED,
+            status: truth(posture.covered),
+            reason: covered_reason,
+            message: if gaps.is_empty() {
+                "default deny both ways, DNS allowed, CNI enforcing, no hostNetwork pod".into()
+            } else {
+                format!("not covered: {}", gaps.join(", "))
+            },
+        },
+        Verdict {
+            kind: condition_types::DEFAULT_DENY_INGRESS,
+            status: truth(posture.default_deny_ingress),
+            reason: if posture.default_deny_ingress {
+                "DefaultDenyPresent"
+            } else {
+                "NoDefaultDeny"
+            },
+            message: check_message(posture, ids::DEFAULT_DENY_INGRESS),
+        },
+        Verdict {
+            kind: condition_types::DEFAULT_DENY_EGRESS,
+            status: truth(posture.default_deny_egress),
+            reason: if posture.default_deny_egress {
+                "DefaultDenyPresent"
+            } else {
+                "NoDefaultDeny"
+            },
+            message: check_message(posture, ids::DEFAULT_DENY_EGRESS),
+        },
+        Verdict {
+            kind: condition_types::DNS_ALLOWED,
+            status: truth(posture.dns_allowed),
+            reason: if posture.dns_allowed {
+                "DnsReachable"
+            } else {
+                "DnsBlocked"
+            },
+            message: check_message(posture, ids::DNS_ALLOWED),
+        },
+        Verdict {
+            kind: condition_types::EGRESS_RESTRICTED,
+            status: truth(!posture.egress_open),
+            reason: if posture.egress_open {
+                "EgressOpen"
+            } else {
+                "EgressRestricted"
+            },
+            message: check_message(posture, ids::EGRESS_RESTRICTED),
+        },
+        Verdict {
+            kind: condition_types::CNI_CAPABLE,
+            status: cni_status,
+            reason: match posture.cni.capable {
+                Capability::True => "CniEnforces",
+                Capability::False => "CniDoesNotEnforce",
+                Capability::Unknown => "CniUnknown",
+            },
+            message: check_message(posture, ids::CNI_ENFORCES),
+        },
+    ]
+}
+
+/// The conditions for `posture`. A condition whose status is unchanged from
+/// `previous` keeps its `lastTransitionTime`; others get `now`.
+pub fn conditions(posture: &NamespacePosture, previous: &[Condition], now: Time) -> Vec<Condition> {
+    verdicts(posture)
+        .into_iter()
+        .map(|v| {
+            let last_transition_time = previous
+                .iter()
+                .find(|p| p.type_ == v.kind && p.status == v.status)
+                .map(|p| p.last_transition_time.clone())
+                .unwrap_or_else(|| now.clone());
+            Condition {
+                type_: v.kind.to_string(),
+                status: v.status.to_string(),
+                reason: v.reason.to_string(),
+                message: v.message,
+                last_transition_time,
+                observed_generation: None,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn at(seconds: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
+    }
+
+    fn find<'a>(conditions: &'a [Condition], kind: &str) -> &'a Condition {
+        conditions.iter().find(|c| c.type_ == kind).unwrap()
+    }
+
+    #[test]
+    fn transition_time_changes_only_when_the_status_does() {
+        let mut posture = crate::tests::sample_posture();
+        let first = conditions(&posture, &[], at(100));
+        let unchanged = conditions(&posture, &first, at(200));
+        assert_eq!(find(&unchanged, "DnsAllowed").last_transition_time, at(100));
+        posture.dns_allowed = false;
+        let changed = conditions(&posture, &unchanged, at(300));
+        assert_eq!(find(&changed, "DnsAllowed").last_transition_time, at(300));
+        assert_eq!(find(&changed, "DnsAllowed").status, "False");
+        assert_eq!(
+            find(&changed, "DefaultDenyIngress").last_transition_time,
+            at(100)
+        );
+    }
+
+    #[test]
+    fn covered_condition_names_the_first_gap_and_lists_all() {
+        let posture = crate::tests::sample_posture();
+        let covered = conditions(&posture, &[], at(1))
+            .into_iter()
+            .find(|c| c.type_ == "Covered")
+            .unwrap();
+        assert_eq!(
+            (covered.status.as_str(), covered.reason.as_str()),
+            ("False", "NoDefaultDenyEgress")
+        );
+        assert!(
+            covered.message.contains("CNI not known"),
+            "{}",
+            covered.message
+        );
+    }
+
+    #[test]
+    fn every_documented_condition_type_is_present_once() {
+        let all = conditions(&crate::tests::sample_posture(), &[], at(1));
+        let kinds: Vec<&str> = all.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                condition_types::COVERED,
+                condition_types::DEFAULT_DENY_INGRESS,
+                condition_types::DEFAULT_DENY_EGRESS,
+                condition_types::DNS_ALLOWED,
+                condition_types::EGRESS_RESTRICTED,
+                condition_types::CNI_CAPABLE
+            ]
+        );
+        assert_eq!(find(&all, "CniCapable").status, "Unknown");
+    }
+}

@@ -1,0 +1,47 @@
+//! `--fail-on`: conditions that make `scan` exit 1, for CI pipelines.
+
+use clap::ValueEnum;
+use netposture_engine::posture::ids;
+use netposture_engine::{Capability, CheckStatus, NamespacePosture};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// The namespace is not covered.
+    Uncovered,
+    NoDefaultDenyIngress,
+    NoDefaultDenyEgress,
+    EgressOpen,
+    DnsBlocked,
+    /// The CNI does not (or is not known to) enforce NetworkPolicy.
+    CniNotEnforcing,
+    HostNetwork,
+    /// Some pod is not isolated in both directions.
+    UnprotectedPods,
+    /// Some object would be rejected by the API server.
+    InvalidObjects,
+}
+
+impl FailOn {
+    pub fn holds(self, posture: &NamespacePosture) -> bool {
+        match self {
+            FailOn::Uncovered => !posture.covered,
+            FailOn::NoDefaultDenyIngress => !posture.default_deny_ingress,
+            FailOn::NoDefaultDenyEgress => !posture.default_deny_egress,
+            FailOn::EgressOpen => posture.egress_open,
+            FailOn::DnsBlocked => !posture.dns_allowed,
+            FailOn::CniNotEnforcing => posture.cni.capable != Capability::True,
+            FailOn::HostNetwork => posture.pods.host_network > 0,
+            FailOn::UnprotectedPods => !posture.unprotected_pods.is_empty(),
+            FailOn::InvalidObjects => posture
+                .checks
+                .iter()
+                .any(|c| c.id == ids::INVALID_OBJECT && c.status == CheckStatus::Fail),
+        }
+    }
+
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,101 @@
+//! Feeds objects into the engine's index, from manifests or from a live
+//! cluster. Both paths end in the same `Cluster`.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::{Api, ListParams};
+use kube::{Client, Resource};
+use netposture_engine::Cluster;
+use netposture_engine::convert::{self, Rejected};
+use serde::de::DeserializeOwned;
+
+use crate::manifests::{Manifests, Object};
+
+/// Builds the index from manifests. A workload's pod template stands for its
+/// pods only in namespaces where no Pod object was given, so output of
+/// `kubectl get all` is not counted twice.
+pub fn from_manifests(manifests: &Manifests) -> Cluster {
+    let mut cluster = Cluster::default();
+    let namespace_of = |ns: &Option<String>| ns.clone().unwrap_or_else(|| "default".into());
+    let with_pods: BTreeSet<String> = manifests
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Pod(pod) => Some(namespace_of(&pod.metadata.namespace)),
+            _ => None,
+        })
+        .collect();
+    for object in &manifests.objects {
+        match object {
+            Object::Namespace(namespace) => cluster.apply_namespace(namespace),
+            Object::Pod(pod) => cluster.apply_pod(pod),
+            Object::NetworkPolicy(policy) => cluster.apply_policy(policy),
+            Object::Workload {
+                kind,
+                namespace,
+                name,
+                template,
+            } => {
+                let namespace = namespace_of(namespace);
+                if with_pods.contains(&namespace) {
+                    continue;
+                }
+                let pod_name = format!("{}/{name}", kind.to_ascii_lowercase());
+                let labels = template
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.labels.clone())
+                    .unwrap_or_default();
+                let pod = convert::pod_from_spec(&pod_name, labels, template.spec.as_ref());
+                cluster.put_pod(&namespace, &pod_name, pod);
+            }
+        }
+    }
+    for bad in &manifests.undecodable {
+        cluster.reject(
+            &namespace_of(&bad.namespace),
+            Rejected {
+                kind: bad.kind,
+                name: bad.name.clone(),
+                reason: format!(
+                    "does not decode as a {}: {} ({})",
+                    bad.kind, bad.reason, bad.origin
+                ),
+            },
+        );
+    }
+    cluster
+}
+
+/// Lists every kind once (paginated) from the cluster the kubeconfig points at.
+pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
+    let namespaces: Vec<Namespace> = list_all(Api::all(client.clone())).await?;
+    let policies: Vec<NetworkPolicy> = list_all(Api::all(client.clone())).await?;
+    let pods: Vec<Pod> = list_all(Api::all(client)).await?;
+    let mut cluster = Cluster::default();
+    namespaces.iter().for_each(|n| cluster.apply_namespace(n));
+    policies.iter().for_each(|p| cluster.apply_policy(p));
+    pods.iter().for_each(|p| cluster.apply_pod(p));
+    Ok(cluster)
+}
+
+async fn list_all<K>(api: Api<K>) -> anyhow::Result<Vec<K>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let mut items = Vec::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let page = api.list(&params).await.map_err(|e| {
+            anyhow::anyhow!("listing {}: {e}", K::plural(&K::DynamicType::default()))
+        })?;
+        items.extend(page.items);
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(items),
+        }
+    }
+}

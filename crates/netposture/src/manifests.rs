@@ -1,0 +1,310 @@
+//! Reads Kubernetes manifests: files, directories (recursive `.yaml`, `.yml`,
+//! `.json`) or stdin; multi-document YAML, JSON, and `List` objects as
+//! `kubectl get -o yaml|json` prints them. Keeps only the kinds the engine
+//! uses.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Where an object came from, for messages.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub file: String,
+    /// 1-based index of the YAML document (or JSON value) in the file.
+    pub document: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (document {})", self.file, self.document)
+    }
+}
+
+#[derive(Debug)]
+pub enum Object {
+    Namespace(Namespace),
+    Pod(Box<Pod>),
+    NetworkPolicy(NetworkPolicy),
+    /// A workload's pod template: stands for its pods when no Pod objects are given.
+    Workload {
+        kind: &'static str,
+        namespace: Option<String>,
+        name: String,
+        template: Box<PodTemplateSpec>,
+    },
+}
+
+/// An object of a used kind that does not decode as that kind.
+#[derive(Debug)]
+pub struct Undecodable {
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub reason: String,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub objects: Vec<Object>,
+    pub undecodable: Vec<Undecodable>,
+    /// Objects of kinds the engine does not use, by kind.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+const WORKLOAD_KINDS: [(&str, &str); 7] = [
+    ("Deployment", "/spec/template"),
+    ("StatefulSet", "/spec/template"),
+    ("DaemonSet", "/spec/template"),
+    ("ReplicaSet", "/spec/template"),
+    ("ReplicationController", "/spec/template"),
+    ("Job", "/spec/template"),
+    ("CronJob", "/spec/jobTemplate/spec/template"),
+];
+
+/// Reads every path (`-` is stdin) in order.
+pub fn load(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
+    let mut manifests = Manifests::default();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|error| LoadError::Io {
+                    path: "<stdin>".into(),
+                    error,
+                })?;
+            manifests.read_text("<stdin>", &text)?;
+            continue;
+        }
+        for file in files_under(path)? {
+            let text = std::fs::read_to_string(&file).map_err(|error| LoadError::Io {
+                path: file.display().to_string(),
+                error,
+            })?;
+            manifests.read_text(&file.display().to_string(), &text)?;
+        }
+    }
+    Ok(manifests)
+}
+
+fn files_under(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let io_error = |error| LoadError::Io {
+        path: path.display().to_string(),
+        error,
+    };
+    let metadata = std::fs::metadata(path).map_err(io_error)?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(io_error)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_error)?;
+    entries.sort();
+    let mut files = Vec::new();
+    for entry in entries {
+        if entry.is_dir() {
+            files.extend(files_under(&entry)?);
+        } else if entry
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        {
+            files.push(entry);
+        }
+    }
+    Ok(files)
+}
+
+impl Manifests {
+    fn read_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            let value: Value = serde_json::from_str(text).map_err(|e| LoadError::Syntax {
+                path: file.into(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            })?;
+            let values = match value {
+                Value::Array(values) => values,
+                value => vec![value],
+            };
+            for (index, value) in values.into_iter().enumerate() {
+                self.add_value(value, &origin(file, index));
+            }
+            return Ok(());
+        }
+        for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
+            let value = Value::deserialize(document).map_err(|e| {
+                let location = e.location();
+                LoadError::Syntax {
+                    path: file.into(),
+                    line: location.as_ref().map_or(0, |l| l.line()),
+                    column: location.as_ref().map_or(0, |l| l.column()),
+                    message: e.to_string(),
+                }
+            })?;
+            self.add_value(value, &origin(file, index));
+        }
+        Ok(())
+    }
+
+    fn add_value(&mut self, value: Value, origin: &Origin) {
+        if value.is_null() {
+            return;
+        }
+        let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        if kind.ends_with("List")
+            && let Value::Array(items) = value["items"].clone()
+        {
+            for item in items {
+                self.add_value(item, origin);
+            }
+            return;
+        }
+        let name = value["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let namespace = value["metadata"]["namespace"].as_str().map(str::to_string);
+        let decoded = match kind.as_str() {
+            "Namespace" => decode(&value).map(Object::Namespace),
+            "Pod" => decode(&value).map(|pod| Object::Pod(Box::new(pod))),
+            "NetworkPolicy" => decode(&value).map(Object::NetworkPolicy),
+            _ => match WORKLOAD_KINDS.iter().find(|(k, _)| *k == kind) {
+                Some((kind, pointer)) => {
+                    let template = value.pointer(pointer).cloned().unwrap_or(Value::Null);
+                    decode(&template).map(|template| Object::Workload {
+                        kind,
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        template: Box::new(template),
+                    })
+                }
+                None => {
+                    *self.skipped.entry(kind).or_default() += 1;
+                    return;
+                }
+            },
+        };
+        match decoded {
+            Ok(object) => self.objects.push(object),
+            Err(reason) => self.undecodable.push(Undecodable {
+                kind: static_kind(&kind),
+                namespace,
+                name,
+                reason,
+                origin: origin.clone(),
+            }),
+        }
+    }
+}
+
+fn origin(file: &str, index: usize) -> Origin {
+    Origin {
+        file: file.into(),
+        document: index + 1,
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
+    T::deserialize(value).map_err(|e| e.to_string())
+}
+
+fn static_kind(kind: &str) -> &'static str {
+    ["Namespace", "Pod", "NetworkPolicy"]
+        .into_iter()
+        .chain(WORKLOAD_KINDS.iter().map(|(k, _)| *k))
+        .find(|k| *k == kind)
+        .unwrap_or("Object")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Manifests, LoadError> {
+        let mut manifests = Manifests::default();
+        manifests.read_text("test.yaml", text)?;
+        Ok(manifests)
+    }
+
+    #[test]
+    fn multi_document_yaml_keeps_used_kinds_and_counts_the_rest() {
+        let m = read("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}}\n").unwrap();
+        assert_eq!(m.objects.len(), 2);
+        assert_eq!(m.skipped.get("ConfigMap"), Some(&1));
+    }
+
+    #[test]
+    fn v1_list_items_are_read() {
+        let m = read(r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"x"},"spec":{"containers":[]}},{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}}]}"#).unwrap();
+        assert_eq!(m.objects.len(), 2);
+    }
+
+    #[test]
+    fn yaml_syntax_error_names_the_line() {
+        let err =
+            read("apiVersion: v1\nkind: Pod\n---\nmetadata:\n  name: [unclosed\n").unwrap_err();
+        match err {
+            LoadError::Syntax { line, .. } => assert_eq!(line, 6, "{err}"),
+            other => panic!("expected a syntax error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn json_syntax_error_names_line_and_column() {
+        let err = read("{\n  \"kind\": \"Pod\",\n  oops\n}").unwrap_err();
+        assert!(err.to_string().starts_with("test.yaml:3:"), "{err}");
+    }
+
+    #[test]
+    fn workload_templates_are_kept_with_their_kind() {
+        let m = read("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: jobs}\nspec: {schedule: '@daily', jobTemplate: {spec: {template: {metadata: {labels: {app: nightly}}, spec: {containers: [{name: c, image: busybox}]}}}}}\n").unwrap();
+        match &m.objects[0] {
+            Object::Workload {
+                kind,
+                name,
+                template,
+                ..
+            } => {
+                assert_eq!((*kind, name.as_str()), ("CronJob", "nightly"));
+                assert_eq!(
+                    template.metadata.as_ref().unwrap().labels.as_ref().unwrap()["app"],
+                    "nightly"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn object_of_a_used_kind_that_does_not_decode_is_reported_not_fatal() {
+        let m = read("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}, ingress: [{ports: [{port: {nested: 1}}]}]}\n").unwrap();
+        assert!(m.objects.is_empty());
+        assert_eq!(m.undecodable.len(), 1);
+        assert_eq!(m.undecodable[0].name, "p");
+    }
+}

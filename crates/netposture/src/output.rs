@@ -1,0 +1,113 @@
+//! Renders reports: a kubectl-like table, or a `v1 List` of
+//! `NetworkPostureReport` objects as JSON or YAML.
+
+use std::io::Write;
+
+use clap::ValueEnum;
+use netposture_api::NetworkPostureReport;
+use netposture_engine::CheckStatus;
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    /// The table plus the ids of failing and warning checks.
+    Wide,
+    Json,
+    Yaml,
+}
+
+pub fn write(
+    out: &mut impl Write,
+    reports: &[NetworkPostureReport],
+    format: Format,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Table => write_table(out, reports, false)?,
+        Format::Wide => write_table(out, reports, true)?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &as_list(reports))?;
+            writeln!(out)?;
+        }
+        Format::Yaml => serde_norway::to_writer(&mut *out, &as_list(reports))?,
+    }
+    Ok(())
+}
+
+fn as_list(reports: &[NetworkPostureReport]) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "metadata": {},
+        "items": reports,
+    })
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "true" } else { "false" }.into()
+}
+
+fn write_table(
+    out: &mut impl Write,
+    reports: &[NetworkPostureReport],
+    wide: bool,
+) -> std::io::Result<()> {
+    let mut rows = vec![
+        [
+            "NAMESPACE",
+            "COVERED",
+            "DENY-IN",
+            "DENY-OUT",
+            "EGRESS-OPEN",
+            "DNS",
+            "CNI",
+            "SCORE",
+            "PODS",
+            "UNPROTECTED",
+            "CHECKS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for report in reports {
+        let Some(status) = &report.status else {
+            continue;
+        };
+        let p = &status.posture;
+        let unprotected = p.unprotected_pods.len() + p.unprotected_pods_omitted as usize;
+        let not_passing: Vec<String> = p
+            .checks
+            .iter()
+            .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Warn))
+            .map(|c| c.id.clone())
+            .collect();
+        rows.push(vec![
+            report.spec.namespace.clone(),
+            yes_no(p.covered),
+            yes_no(p.default_deny_ingress),
+            yes_no(p.default_deny_egress),
+            yes_no(p.egress_open),
+            yes_no(p.dns_allowed),
+            format!("{}({})", p.cni.name, p.cni.capable),
+            p.score.to_string(),
+            p.pods.total.to_string(),
+            unprotected.to_string(),
+            if not_passing.is_empty() {
+                "-".into()
+            } else {
+                not_passing.join(",")
+            },
+        ]);
+    }
+    let columns = if wide { 11 } else { 10 };
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let cells: Vec<String> = (0..columns)
+            .map(|i| format!("{:<w$}", row[i], w = widths[i]))
+            .collect();
+        writeln!(out, "{}", cells.join("   ").trim_end())?;
+    }
+    Ok(())
+}
