@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -116,21 +116,25 @@ pub struct CniStatus {
 /// Reads one pod (or pod template). Images are matched on their repository
 /// path, so registry mirrors and tags do not matter.
 pub fn detect(labels: &Labels, spec: Option<&PodSpec>) -> Option<CniSignal> {
-    let containers = spec
+    let containers: Vec<&Container> = spec
         .map(|s| {
             s.containers
                 .iter()
                 .chain(s.init_containers.iter().flatten())
-                .collect::<Vec<_>>()
+                .collect()
         })
         .unwrap_or_default();
+    // Repository paths once per pod: detection probes them many times.
+    let images: Vec<(&str, String)> = containers
+        .iter()
+        .filter_map(|c| c.image.as_deref())
+        .map(|image| (image, repository(image)))
+        .collect();
     let image_has = |needle: &str| {
-        containers.iter().find_map(|c| {
-            let image = c.image.as_deref().unwrap_or_default();
-            repository(image)
-                .contains(needle)
-                .then(|| format!("image {image}"))
-        })
+        images
+            .iter()
+            .find(|(_, repo)| repo.contains(needle))
+            .map(|(image, _)| format!("image {image}"))
     };
     let container_named = |name: &str| containers.iter().any(|c| c.name == name);
     let label_is = |key: &str, value: &str| {
@@ -303,7 +307,6 @@ pub fn combine<'a>(signals: impl IntoIterator<Item = (&'a str, &'a CniSignal)>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::Container;
 
     fn spec(images: &[(&str, &str)]) -> PodSpec {
         PodSpec {

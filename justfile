@@ -1,0 +1,48 @@
+# netposture developer recipes; `just` lists them. CI runs `just test`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+export CARGO_TERM_COLOR := "never"
+
+# Runs the release binary wherever CARGO_TARGET_DIR puts it.
+netposture := "cargo run --release --locked --quiet -p netposture --"
+
+# List the recipes.
+default:
+    @just --list
+
+# Build the release binary (target/release/netposture).
+build:
+    cargo build --release --locked -p netposture
+
+# The main job: scan the bundled example clusters and print their posture.
+scan-examples: build
+    @echo "== examples/cluster: a Calico cluster with the seed situations"
+    @{{netposture}} scan -f examples/cluster
+    @echo
+    @echo "== examples/flannel-cluster: textbook policies on a CNI that ignores them"
+    @{{netposture}} scan -f examples/flannel-cluster -o wide
+    @echo
+    @echo "Why a namespace is what it is: netposture scan -f examples/cluster -n analytics -o yaml"
+
+# Every test: formatting, lints, unit and integration tests (incl. CRD drift).
+test:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets --locked -- -D warnings
+    cargo test --workspace --locked
+
+# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies.
+bench:
+    cargo bench --locked -p netposture-engine --bench engine
+
+# Regenerate the checked-in CRD from the Rust types.
+crds:
+    cargo run -q --locked -p netposture -- crd > crds/networkpostures.netposture.io.yaml
+
+# Start the local control plane (first run builds it, ~8 min; then ~10 s).
+cluster-up dir="/tmp/netposture-cluster":
+    e2e/cluster.sh up {{dir}}
+
+# Stop the local control plane.
+down dir="/tmp/netposture-cluster":
+    e2e/cluster.sh down {{dir}}
