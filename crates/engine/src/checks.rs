@@ -23,6 +23,8 @@ pub(crate) struct Findings<'a> {
     pub deny_ingress: &'a DefaultDeny,
     pub deny_egress: &'a DefaultDeny,
     pub pods: &'a PodFacts,
+    /// Policies of other APIs that can affect this namespace.
+    pub layers: Vec<String>,
 }
 
 fn capped(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -80,6 +82,9 @@ impl Findings<'_> {
             self.pods_isolated(),
             self.host_network(),
         ];
+        if !self.layers.is_empty() {
+            checks.push(self.unevaluated_policies());
+        }
         checks.extend(self.state.rejected.values().map(|rejected| {
             check(
                 ids::INVALID_OBJECT,
@@ -94,6 +99,20 @@ impl Findings<'_> {
             .with_remediation("Fix the object so that the API server accepts it.")
         }));
         checks
+    }
+
+    fn unevaluated_policies(&self) -> Check {
+        check(
+            ids::UNEVALUATED_POLICIES,
+            CheckStatus::Warn,
+            Severity::Medium,
+            format!(
+                "{} policy(ies) of other APIs (cluster-wide tiers or CNI-specific) can also affect this namespace and are not evaluated: the verdicts reflect Kubernetes NetworkPolicy only",
+                self.layers.len()
+            ),
+        )
+        .with_evidence(capped(self.layers.iter().cloned()))
+        .with_remediation("Review these policies' effect on this namespace by hand until netposture evaluates them.")
     }
 
     fn default_deny(&self, direction: Direction) -> Check {

@@ -3,13 +3,14 @@
 //! `delete_*`), so a scan builds it once and an operator keeps it current from
 //! watch events; it never calls any API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 use crate::cni::CniSignal;
 use crate::convert::{self, Rejected};
+use crate::layers::LayerPolicy;
 use crate::model::{Labels, NAMESPACE_NAME_LABEL, Pod, Policy};
 
 #[derive(Clone, Debug, Default)]
@@ -17,6 +18,8 @@ pub struct Cluster {
     namespaces: BTreeMap<String, NamespaceState>,
     /// CNI agent pods by `namespace/name`, so CNI detection never scans every pod.
     cni_pods: BTreeMap<String, CniSignal>,
+    /// Policies of other APIs (cluster-wide tiers, Calico, Cilium).
+    layers: BTreeSet<LayerPolicy>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -66,6 +69,22 @@ impl Cluster {
 
     pub fn cni_pods(&self) -> impl Iterator<Item = (&String, &CniSignal)> {
         self.cni_pods.iter()
+    }
+
+    /// Layer policies that can affect `namespace`.
+    pub fn layers_for<'a>(
+        &'a self,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a LayerPolicy> + 'a {
+        self.layers.iter().filter(move |l| l.applies_to(namespace))
+    }
+
+    pub fn apply_layer_policy(&mut self, policy: LayerPolicy) {
+        self.layers.insert(policy);
+    }
+
+    pub fn delete_layer_policy(&mut self, policy: &LayerPolicy) {
+        self.layers.remove(policy);
     }
 
     fn entry(&mut self, name: &str) -> &mut NamespaceState {

@@ -286,6 +286,11 @@ impl<'a> Evaluator<'a> {
             deny_ingress: &deny_ingress,
             deny_egress: &deny_egress,
             pods: &pods,
+            layers: self
+                .cluster
+                .layers_for(name)
+                .map(|l| l.describe())
+                .collect(),
         };
         let checks = findings.checks();
         let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);

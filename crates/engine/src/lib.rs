@@ -11,6 +11,7 @@ pub mod convert;
 mod evaluate;
 mod intervals;
 mod ipset;
+pub mod layers;
 pub mod model;
 pub mod posture;
 pub mod reach;

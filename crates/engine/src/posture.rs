@@ -82,8 +82,9 @@ pub mod ids {
     pub const PODS_ISOLATED: &str = "pods-isolated";
     pub const HOST_NETWORK_PODS: &str = "host-network-pods";
     pub const INVALID_OBJECT: &str = "invalid-object";
+    pub const UNEVALUATED_POLICIES: &str = "unevaluated-policies";
 
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         DEFAULT_DENY_INGRESS,
         DEFAULT_DENY_EGRESS,
         EGRESS_RESTRICTED,
@@ -93,6 +94,7 @@ pub mod ids {
         PODS_ISOLATED,
         HOST_NETWORK_PODS,
         INVALID_OBJECT,
+        UNEVALUATED_POLICIES,
     ];
 }
 

@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use anyhow::Context;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::discovery::Discovery;
 use kube::{Client, Resource};
 use netposture_engine::Cluster;
 use netposture_engine::convert::{self, Rejected};
+use netposture_engine::layers::{LAYER_KINDS, LayerPolicy, layer_kind};
 use serde::de::DeserializeOwned;
 
 use crate::manifests::{Manifests, Object};
@@ -32,6 +35,7 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             Object::Namespace(namespace) => cluster.apply_namespace(namespace),
             Object::Pod(pod) => cluster.apply_pod(pod),
             Object::NetworkPolicy(policy) => cluster.apply_policy(policy),
+            Object::PolicyLayer(layer) => cluster.apply_layer_policy(layer.clone()),
             Object::Workload {
                 kind,
                 namespace,
@@ -73,12 +77,51 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
 pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
     let namespaces: Vec<Namespace> = list_all(Api::all(client.clone())).await?;
     let policies: Vec<NetworkPolicy> = list_all(Api::all(client.clone())).await?;
-    let pods: Vec<Pod> = list_all(Api::all(client)).await?;
+    let pods: Vec<Pod> = list_all(Api::all(client.clone())).await?;
     let mut cluster = Cluster::default();
     namespaces.iter().for_each(|n| cluster.apply_namespace(n));
     policies.iter().for_each(|p| cluster.apply_policy(p));
     pods.iter().for_each(|p| cluster.apply_pod(p));
+    for layer in list_layer_policies(client).await? {
+        cluster.apply_layer_policy(layer);
+    }
     Ok(cluster)
+}
+
+/// Policies of the other policy APIs this cluster serves (found by discovery;
+/// absent APIs are simply not there). Only names are read.
+async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>> {
+    let groups: BTreeSet<&str> = LAYER_KINDS.iter().map(|k| k.group).collect();
+    let discovery = Discovery::new(client.clone())
+        .filter(&groups.into_iter().collect::<Vec<_>>())
+        .run()
+        .await
+        .context("API discovery")?;
+    let mut layers = Vec::new();
+    for group in discovery.groups() {
+        for (resource, _) in group.recommended_resources() {
+            let Some(kind) = layer_kind(&resource.group, &resource.kind) else {
+                continue;
+            };
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            let listed = match api.list_metadata(&ListParams::default()).await {
+                Ok(listed) => listed,
+                Err(e) => {
+                    eprintln!(
+                        "warning: cannot list {}.{}: {e}; they are not reported",
+                        resource.plural, resource.group
+                    );
+                    continue;
+                }
+            };
+            layers.extend(listed.items.into_iter().map(|item| LayerPolicy {
+                kind,
+                namespace: item.metadata.namespace.filter(|_| !kind.cluster_scoped),
+                name: item.metadata.name.unwrap_or_default(),
+            }));
+        }
+    }
+    Ok(layers)
 }
 
 async fn list_all<K>(api: Api<K>) -> anyhow::Result<Vec<K>>

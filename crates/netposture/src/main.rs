@@ -215,6 +215,18 @@ mod tests {
     }
 
     #[test]
+    fn https_client_builds_with_a_tls_provider() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+            assert!(kube::Client::try_from(config).is_ok());
+        });
+    }
+
+    #[test]
     fn checked_in_crd_matches_the_generated_one() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../crds/networkpostures.netposture.io.yaml");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use netposture_engine::layers::{LayerPolicy, layer_kind};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -31,6 +32,8 @@ pub enum Object {
     Namespace(Namespace),
     Pod(Box<Pod>),
     NetworkPolicy(NetworkPolicy),
+    /// A policy of another API (cluster-wide tier or CNI-specific).
+    PolicyLayer(LayerPolicy),
     /// A workload's pod template: stands for its pods when no Pod objects are given.
     Workload {
         kind: &'static str,
@@ -71,14 +74,15 @@ pub enum LoadError {
     },
 }
 
-const WORKLOAD_KINDS: [(&str, &str); 7] = [
-    ("Deployment", "/spec/template"),
-    ("StatefulSet", "/spec/template"),
-    ("DaemonSet", "/spec/template"),
-    ("ReplicaSet", "/spec/template"),
-    ("ReplicationController", "/spec/template"),
-    ("Job", "/spec/template"),
-    ("CronJob", "/spec/jobTemplate/spec/template"),
+/// Workload kinds by API group, with where their pod template sits.
+const WORKLOAD_KINDS: [(&str, &str, &str); 7] = [
+    ("apps", "Deployment", "/spec/template"),
+    ("apps", "StatefulSet", "/spec/template"),
+    ("apps", "DaemonSet", "/spec/template"),
+    ("apps", "ReplicaSet", "/spec/template"),
+    ("", "ReplicationController", "/spec/template"),
+    ("batch", "Job", "/spec/template"),
+    ("batch", "CronJob", "/spec/jobTemplate/spec/template"),
 ];
 
 /// Reads every path (`-` is stdin) in order.
@@ -189,12 +193,26 @@ impl Manifests {
             .unwrap_or_default()
             .to_string();
         let namespace = value["metadata"]["namespace"].as_str().map(str::to_string);
-        let decoded = match kind.as_str() {
-            "Namespace" => decode(&value).map(Object::Namespace),
-            "Pod" => decode(&value).map(|pod| Object::Pod(Box::new(pod))),
-            "NetworkPolicy" => decode(&value).map(Object::NetworkPolicy),
-            _ => match WORKLOAD_KINDS.iter().find(|(k, _)| *k == kind) {
-                Some((kind, pointer)) => {
+        let api_version = value["apiVersion"].as_str().unwrap_or_default();
+        // Core objects have no group ("v1"); others are "group/version".
+        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        if let Some(kind) = layer_kind(group, &kind) {
+            self.objects.push(Object::PolicyLayer(LayerPolicy {
+                kind,
+                namespace: namespace.filter(|_| !kind.cluster_scoped),
+                name,
+            }));
+            return;
+        }
+        let decoded = match (group, kind.as_str()) {
+            ("", "Namespace") => decode(&value).map(Object::Namespace),
+            ("", "Pod") => decode(&value).map(|pod| Object::Pod(Box::new(pod))),
+            ("networking.k8s.io", "NetworkPolicy") => decode(&value).map(Object::NetworkPolicy),
+            _ => match WORKLOAD_KINDS
+                .iter()
+                .find(|(g, k, _)| *g == group && *k == kind)
+            {
+                Some((_, kind, pointer)) => {
                     let template = value.pointer(pointer).cloned().unwrap_or(Value::Null);
                     decode(&template).map(|template| Object::Workload {
                         kind,
@@ -204,7 +222,12 @@ impl Manifests {
                     })
                 }
                 None => {
-                    *self.skipped.entry(kind).or_default() += 1;
+                    let label = if group.is_empty() {
+                        kind
+                    } else {
+                        format!("{kind}.{group}")
+                    };
+                    *self.skipped.entry(label).or_default() += 1;
                     return;
                 }
             },
@@ -236,7 +259,7 @@ fn decode<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
 fn static_kind(kind: &str) -> &'static str {
     ["Namespace", "Pod", "NetworkPolicy"]
         .into_iter()
-        .chain(WORKLOAD_KINDS.iter().map(|(k, _)| *k))
+        .chain(WORKLOAD_KINDS.iter().map(|(_, k, _)| *k))
         .find(|k| *k == kind)
         .unwrap_or("Object")
 }
@@ -278,6 +301,15 @@ mod tests {
     fn json_syntax_error_names_line_and_column() {
         let err = read("{\n  \"kind\": \"Pod\",\n  oops\n}").unwrap_err();
         assert!(err.to_string().starts_with("test.yaml:3:"), "{err}");
+    }
+
+    #[test]
+    fn same_kind_in_another_api_group_is_not_a_kubernetes_network_policy() {
+        let m = read("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: c, namespace: a}\nspec: {selector: all()}\n---\napiVersion: example.com/v1\nkind: Pod\nmetadata: {name: p}\n").unwrap();
+        assert!(
+            matches!(&m.objects[..], [Object::PolicyLayer(p)] if p.kind.kind == "NetworkPolicy" && p.kind.group == "crd.projectcalico.org")
+        );
+        assert_eq!(m.skipped.get("Pod.example.com"), Some(&1));
     }
 
     #[test]
