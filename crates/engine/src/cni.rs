@@ -45,7 +45,8 @@ impl CniKind {
         CniKind::Kindnet,
     ];
 
-    /// Whether this CNI enforces NetworkPolicy in its usual setup.
+    /// Whether this CNI enforces NetworkPolicy in its usual setup (AWS VPC CNI
+    /// only with its policy agent, Cilium unless policy is switched off, ...).
     pub fn usual_capability(self) -> Capability {
         match self {
             CniKind::Flannel | CniKind::AwsVpcCni | CniKind::AzureCns => Capability::False,
@@ -113,6 +114,35 @@ pub struct CniStatus {
     pub evidence: String,
 }
 
+/// How each CNI (besides Calico, Flannel and Canal) is recognised, in the
+/// order probed: a fragment of an image repository, or a label.
+const MARKERS: [(CniKind, &str, (&str, &str)); 11] = [
+    (CniKind::GkeDataplaneV2, "anetd", ("k8s-app", "anetd")),
+    (CniKind::Cilium, "cilium/cilium", ("k8s-app", "cilium")),
+    (CniKind::WeaveNet, "weaveworks/weave", ("name", "weave-net")),
+    (CniKind::Antrea, "antrea", ("component", "antrea-agent")),
+    (
+        CniKind::KubeRouter,
+        "kube-router",
+        ("k8s-app", "kube-router"),
+    ),
+    (
+        CniKind::OvnKubernetes,
+        "ovn-kubernetes",
+        ("app", "ovnkube-node"),
+    ),
+    (CniKind::KubeOvn, "kube-ovn", ("app", "kube-ovn-cni")),
+    (CniKind::AzureNpm, "azure-npm", ("k8s-app", "azure-npm")),
+    (
+        CniKind::AwsVpcCni,
+        "amazon-k8s-cni",
+        ("k8s-app", "aws-node"),
+    ),
+    (CniKind::AzureCns, "azure-cns", ("k8s-app", "azure-cns")),
+    // Only recent kindnet releases enforce NetworkPolicy; the image alone cannot tell.
+    (CniKind::Kindnet, "kindnet", ("app", "kindnet")),
+];
+
 /// Reads one pod (or pod template). Images are matched on their repository
 /// path, so registry mirrors and tags do not matter.
 pub fn detect(labels: &Labels, spec: Option<&PodSpec>) -> Option<CniSignal> {
@@ -159,63 +189,27 @@ pub fn detect(labels: &Labels, spec: Option<&PodSpec>) -> Option<CniSignal> {
         (None, Some(f)) => return signal(CniKind::Flannel, Capability::False, f),
         (None, None) => {}
     }
-    if let Some(reason) = image_has("anetd").or_else(|| label_is("k8s-app", "anetd")) {
-        return signal(CniKind::GkeDataplaneV2, Capability::True, reason);
-    }
-    if let Some(reason) = image_has("cilium/cilium").or_else(|| label_is("k8s-app", "cilium")) {
-        let enforces = if has_arg(spec, "--enable-policy", "never") {
+    let (kind, reason) = MARKERS.iter().find_map(|(kind, needle, (key, value))| {
+        image_has(needle)
+            .or_else(|| label_is(key, value))
+            .map(|reason| (*kind, reason))
+    })?;
+    // Setups that switch enforcement off (or, for AWS, on).
+    let enforces = match kind {
+        CniKind::Cilium if has_arg(spec, "--enable-policy", "never") => Capability::False,
+        CniKind::KubeRouter if has_arg(spec, "--run-firewall", "false") => Capability::False,
+        CniKind::WeaveNet if !container_named("weave-npc") && image_has("weave-npc").is_none() => {
             Capability::False
-        } else {
+        }
+        CniKind::AwsVpcCni
+            if image_has("aws-network-policy-agent").is_some()
+                && has_arg(spec, "--enable-network-policy", "true") =>
+        {
             Capability::True
-        };
-        return signal(CniKind::Cilium, enforces, reason);
-    }
-    if let Some(reason) = image_has("weaveworks/weave").or_else(|| label_is("name", "weave-net")) {
-        let enforces = if container_named("weave-npc") || image_has("weave-npc").is_some() {
-            Capability::True
-        } else {
-            Capability::False
-        };
-        return signal(CniKind::WeaveNet, enforces, reason);
-    }
-    if let Some(reason) = image_has("antrea").or_else(|| label_is("component", "antrea-agent")) {
-        return signal(CniKind::Antrea, Capability::True, reason);
-    }
-    if let Some(reason) = image_has("kube-router").or_else(|| label_is("k8s-app", "kube-router")) {
-        let enforces = if has_arg(spec, "--run-firewall", "false") {
-            Capability::False
-        } else {
-            Capability::True
-        };
-        return signal(CniKind::KubeRouter, enforces, reason);
-    }
-    if let Some(reason) = image_has("ovn-kubernetes").or_else(|| label_is("app", "ovnkube-node")) {
-        return signal(CniKind::OvnKubernetes, Capability::True, reason);
-    }
-    if let Some(reason) = image_has("kube-ovn").or_else(|| label_is("app", "kube-ovn-cni")) {
-        return signal(CniKind::KubeOvn, Capability::True, reason);
-    }
-    if let Some(reason) = image_has("azure-npm").or_else(|| label_is("k8s-app", "azure-npm")) {
-        return signal(CniKind::AzureNpm, Capability::True, reason);
-    }
-    if let Some(reason) = image_has("amazon-k8s-cni").or_else(|| label_is("k8s-app", "aws-node")) {
-        let agent_on = image_has("aws-network-policy-agent").is_some()
-            && has_arg(spec, "--enable-network-policy", "true");
-        let enforces = if agent_on {
-            Capability::True
-        } else {
-            Capability::False
-        };
-        return signal(CniKind::AwsVpcCni, enforces, reason);
-    }
-    if let Some(reason) = image_has("azure-cns").or_else(|| label_is("k8s-app", "azure-cns")) {
-        return signal(CniKind::AzureCns, Capability::False, reason);
-    }
-    if let Some(reason) = image_has("kindnet").or_else(|| label_is("app", "kindnet")) {
-        // Only recent kindnet releases enforce NetworkPolicy; the image alone cannot tell.
-        return signal(CniKind::Kindnet, Capability::Unknown, reason);
-    }
-    None
+        }
+        kind => kind.usual_capability(),
+    };
+    signal(kind, enforces, reason)
 }
 
 /// `registry.example.com:5000/calico/node:v3.27@sha256:..` -> `calico/node`.
@@ -390,6 +384,38 @@ mod tests {
     fn cilium_with_policy_enforcement_never_is_not_capable() {
         let mut s = spec(&[("cilium-agent", "quay.io/cilium/cilium:v1.16.0")]);
         s.containers[0].args = Some(vec!["--enable-policy=never".into()]);
+        assert_eq!(
+            detect(&Labels::new(), Some(&s)).unwrap().enforces,
+            Capability::False
+        );
+    }
+
+    #[test]
+    fn weave_net_needs_its_policy_controller() {
+        let with = detect_images(&[
+            ("weave", "weaveworks/weave-kube:2.8.1"),
+            ("weave-npc", "weaveworks/weave-npc:2.8.1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (with.kind, with.enforces),
+            (CniKind::WeaveNet, Capability::True)
+        );
+        let without = detect_images(&[("weave", "weaveworks/weave-kube:2.8.1")]).unwrap();
+        assert_eq!(without.enforces, Capability::False);
+    }
+
+    #[test]
+    fn kube_router_with_its_firewall_off_is_not_capable() {
+        let mut s = spec(&[(
+            "kube-router",
+            "docker.io/cloudnativelabs/kube-router:v2.1.0",
+        )]);
+        assert_eq!(
+            detect(&Labels::new(), Some(&s)).unwrap().enforces,
+            Capability::True
+        );
+        s.containers[0].args = Some(vec!["--run-firewall".into(), "false".into()]);
         assert_eq!(
             detect(&Labels::new(), Some(&s)).unwrap().enforces,
             Capability::False
