@@ -3,6 +3,7 @@
 //! verdict definitions. Fixtures are YAML as users write it.
 
 mod dns;
+mod index;
 mod layers;
 mod peers;
 mod ports;
