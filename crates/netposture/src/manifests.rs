@@ -175,13 +175,14 @@ impl Manifests {
         Ok(())
     }
 
-    fn add_value(&mut self, value: Value, origin: &Origin) {
+    fn add_value(&mut self, mut value: Value, origin: &Origin) {
         if value.is_null() {
             return;
         }
         let kind = value["kind"].as_str().unwrap_or_default().to_string();
+        // Take the items out rather than copy them: a List may hold every pod of a cluster.
         if kind.ends_with("List")
-            && let Value::Array(items) = value["items"].clone()
+            && let Some(Value::Array(items)) = value.get_mut("items").map(Value::take)
         {
             for item in items {
                 self.add_value(item, origin);
@@ -204,22 +205,25 @@ impl Manifests {
             }));
             return;
         }
-        let decoded = match (group, kind.as_str()) {
-            ("", "Namespace") => decode(&value).map(Object::Namespace),
-            ("", "Pod") => decode(&value).map(|pod| Object::Pod(Box::new(pod))),
-            ("networking.k8s.io", "NetworkPolicy") => decode(&value).map(Object::NetworkPolicy),
+        let (static_kind, decoded): (&'static str, _) = match (group, kind.as_str()) {
+            ("", "Namespace") => ("Namespace", decode(&value).map(Object::Namespace)),
+            ("", "Pod") => ("Pod", decode(&value).map(|pod| Object::Pod(Box::new(pod)))),
+            ("networking.k8s.io", "NetworkPolicy") => {
+                ("NetworkPolicy", decode(&value).map(Object::NetworkPolicy))
+            }
             _ => match WORKLOAD_KINDS
                 .iter()
                 .find(|(g, k, _)| *g == group && *k == kind)
             {
                 Some((_, kind, pointer)) => {
                     let template = value.pointer(pointer).cloned().unwrap_or(Value::Null);
-                    decode(&template).map(|template| Object::Workload {
+                    let decoded = decode(&template).map(|template| Object::Workload {
                         kind,
                         namespace: namespace.clone(),
                         name: name.clone(),
                         template: Box::new(template),
-                    })
+                    });
+                    (*kind, decoded)
                 }
                 None => {
                     let label = if group.is_empty() {
@@ -235,7 +239,7 @@ impl Manifests {
         match decoded {
             Ok(object) => self.objects.push(object),
             Err(reason) => self.undecodable.push(Undecodable {
-                kind: static_kind(&kind),
+                kind: static_kind,
                 namespace,
                 name,
                 reason,
@@ -254,14 +258,6 @@ fn origin(file: &str, index: usize) -> Origin {
 
 fn decode<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
     T::deserialize(value).map_err(|e| e.to_string())
-}
-
-fn static_kind(kind: &str) -> &'static str {
-    ["Namespace", "Pod", "NetworkPolicy"]
-        .into_iter()
-        .chain(WORKLOAD_KINDS.iter().map(|(_, k, _)| *k))
-        .find(|k| *k == kind)
-        .unwrap_or("Object")
 }
 
 #[cfg(test)]
