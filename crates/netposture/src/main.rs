@@ -6,6 +6,7 @@ mod inventory;
 mod manifests;
 mod output;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -108,15 +109,21 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         read_manifests(&args.filenames)?
     };
     let evaluator = Evaluator::new(&cluster, &settings);
-    let mut postures = evaluator.all();
-    if !args.namespaces.is_empty() {
-        for wanted in &args.namespaces {
-            if !postures.iter().any(|(name, _)| name == wanted) {
-                anyhow::bail!("namespace {wanted:?} is not in the input");
-            }
-        }
-        postures.retain(|(name, _)| args.namespaces.contains(name));
-    }
+    let postures = if args.namespaces.is_empty() {
+        evaluator.all()
+    } else {
+        // Only the namespaces asked for, in name order like the full listing.
+        let wanted: BTreeSet<&String> = args.namespaces.iter().collect();
+        wanted
+            .into_iter()
+            .map(|name| {
+                evaluator
+                    .namespace(name)
+                    .map(|posture| (name.clone(), posture))
+                    .with_context(|| format!("namespace {name:?} is not in the input"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
 
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut failed = Vec::new();
