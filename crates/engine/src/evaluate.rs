@@ -35,7 +35,10 @@ struct Dns<'a> {
     namespace: String,
     namespace_labels: Labels,
     targets: Vec<DnsTarget<'a>>,
-    source: DnsSource,
+    /// Whether the targets' ingress rules use ipBlocks (then source pod IPs matter).
+    ingress_has_ip_blocks: bool,
+    /// How the targets were found, for every namespace's evidence.
+    description: String,
 }
 
 enum DnsTarget<'a> {
@@ -45,6 +48,7 @@ enum DnsTarget<'a> {
     Address(IpAddr),
 }
 
+#[derive(Clone, Copy)]
 enum DnsSource {
     Found,
     /// No DNS pod was found: a standard CoreDNS pod stands in.
@@ -82,16 +86,12 @@ impl<'a> Dns<'a> {
         // With NodeLocal DNSCache pods talk to a host-network agent on a
         // link-local address, which only an ipBlock can allow.
         if in_namespace().any(|p| settings.node_local_dns_selector.matches(&p.labels)) {
-            return Dns {
-                namespace: name,
-                namespace_labels,
-                targets: settings
-                    .node_local_dns_addresses
-                    .iter()
-                    .map(|ip| DnsTarget::Address(*ip))
-                    .collect(),
-                source: DnsSource::NodeLocal,
-            };
+            let targets = settings
+                .node_local_dns_addresses
+                .iter()
+                .map(|ip| DnsTarget::Address(*ip))
+                .collect();
+            return Dns::new(name, namespace_labels, targets, DnsSource::NodeLocal);
         }
         let mut pods: Vec<Pod> = in_namespace()
             .filter(|p| !p.host_network && settings.dns_selector.matches(&p.labels))
@@ -112,11 +112,26 @@ impl<'a> Dns<'a> {
                 DnsTarget::Pod(pod, ingress)
             })
             .collect();
+        Dns::new(name, namespace_labels, targets, source)
+    }
+
+    fn new(
+        namespace: String,
+        namespace_labels: Labels,
+        targets: Vec<DnsTarget<'a>>,
+        source: DnsSource,
+    ) -> Self {
+        let ingress_has_ip_blocks = targets.iter().any(|t| match t {
+            DnsTarget::Pod(_, ingress) => has_ip_block(ingress, Direction::Ingress),
+            DnsTarget::Address(_) => false,
+        });
+        let description = describe(&namespace, &targets, source);
         Dns {
-            namespace: name,
+            namespace,
             namespace_labels,
             targets,
-            source,
+            ingress_has_ip_blocks,
+            description,
         }
     }
 
@@ -152,46 +167,38 @@ impl<'a> Dns<'a> {
             .max()
             .unwrap_or(Reach::Denied)
     }
+}
 
-    fn ingress_has_ip_blocks(&self) -> bool {
-        self.targets.iter().any(|t| match t {
-            DnsTarget::Pod(_, ingress) => has_ip_block(ingress, Direction::Ingress),
-            DnsTarget::Address(_) => false,
-        })
-    }
-
-    fn describe(&self) -> String {
-        match self.source {
-            DnsSource::Assumed => format!(
-                "no DNS pod found in {}: evaluated against a standard CoreDNS pod (k8s-app=kube-dns, ports dns 53/UDP and dns-tcp 53/TCP)",
-                self.namespace
-            ),
-            DnsSource::NodeLocal => {
-                let addresses: Vec<String> = self
-                    .targets
-                    .iter()
-                    .filter_map(|t| match t {
-                        DnsTarget::Address(ip) => Some(ip.to_string()),
-                        DnsTarget::Pod(..) => None,
-                    })
-                    .collect();
-                format!(
-                    "NodeLocal DNSCache found in {}: pods must reach {} through an ipBlock",
-                    self.namespace,
-                    addresses.join(" or ")
-                )
-            }
-            DnsSource::Found => {
-                let names: Vec<&str> = self
-                    .targets
-                    .iter()
-                    .filter_map(|t| match t {
-                        DnsTarget::Pod(p, _) => Some(p.name.as_str()),
-                        DnsTarget::Address(_) => None,
-                    })
-                    .collect();
-                format!("DNS pods {}/{{{}}}", self.namespace, names.join(","))
-            }
+/// How the DNS targets were found, as every namespace's DNS evidence says.
+fn describe(namespace: &str, targets: &[DnsTarget<'_>], source: DnsSource) -> String {
+    match source {
+        DnsSource::Assumed => format!(
+            "no DNS pod found in {}: evaluated against a standard CoreDNS pod (k8s-app=kube-dns, ports dns 53/UDP and dns-tcp 53/TCP)",
+            namespace
+        ),
+        DnsSource::NodeLocal => {
+            let addresses: Vec<String> = targets
+                .iter()
+                .filter_map(|t| match t {
+                    DnsTarget::Address(ip) => Some(ip.to_string()),
+                    DnsTarget::Pod(..) => None,
+                })
+                .collect();
+            format!(
+                "NodeLocal DNSCache found in {}: pods must reach {} through an ipBlock",
+                namespace,
+                addresses.join(" or ")
+            )
+        }
+        DnsSource::Found => {
+            let names: Vec<&str> = targets
+                .iter()
+                .filter_map(|t| match t {
+                    DnsTarget::Pod(p, _) => Some(p.name.as_str()),
+                    DnsTarget::Address(_) => None,
+                })
+                .collect();
+            format!("DNS pods {}/{{{}}}", namespace, names.join(","))
         }
     }
 }
@@ -282,7 +289,7 @@ impl<'a> Evaluator<'a> {
             state,
             settings: self.settings,
             cni: &self.cni,
-            dns_description: self.dns.describe(),
+            dns_description: self.dns.description.clone(),
             deny_ingress: &deny_ingress,
             deny_egress: &deny_egress,
             pods: &pods,
@@ -406,7 +413,7 @@ impl<'a> Evaluator<'a> {
     }
 
     fn dns_depends_on_ips(&self, selections: &[Selection]) -> bool {
-        self.dns.ingress_has_ip_blocks()
+        self.dns.ingress_has_ip_blocks
             || selections
                 .iter()
                 .any(|s| has_ip_block(&s.egress, Direction::Egress))
