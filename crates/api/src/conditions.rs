@@ -33,44 +33,45 @@ fn check_message(posture: &NamespacePosture, id: &str) -> String {
 }
 
 fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
-    let mut gaps = Vec::new();
-    if !posture.default_deny_ingress {
-        gaps.push("no default deny for ingress");
-    }
-    if !posture.default_deny_egress {
-        gaps.push("no default deny for egress");
-    }
-    if !posture.dns_allowed {
-        gaps.push("DNS blocked");
-    }
-    if posture.cni.capable != Capability::True {
-        gaps.push("CNI not known to enforce NetworkPolicy");
-    }
-    if posture.pods.host_network > 0 {
-        gaps.push("hostNetwork pods");
-    }
-    let covered_reason = match gaps.first() {
-        None => "Covered",
-        Some(_) if !posture.default_deny_ingress => "NoDefaultDenyIngress",
-        Some(_) if !posture.default_deny_egress => "NoDefaultDenyEgress",
-        Some(_) if !posture.dns_allowed => "DnsBlocked",
-        Some(_) if posture.cni.capable != Capability::True => "CniNotEnforcing",
-        Some(_) => "HostNetworkPods",
-    };
-    let cni_status = match posture.cni.capable {
-        Capability::True => "True",
-        Capability::False => "False",
-        Capability::Unknown => "Unknown",
-    };
+    // Each gap in coverage with its condition reason; the first one found is the Covered reason.
+    let gaps: Vec<(&'static str, &str)> = [
+        (
+            !posture.default_deny_ingress,
+            "NoDefaultDenyIngress",
+            "no default deny for ingress",
+        ),
+        (
+            !posture.default_deny_egress,
+            "NoDefaultDenyEgress",
+            "no default deny for egress",
+        ),
+        (!posture.dns_allowed, "DnsBlocked", "DNS blocked"),
+        (
+            posture.cni.capable != Capability::True,
+            "CniNotEnforcing",
+            "CNI not known to enforce NetworkPolicy",
+        ),
+        (
+            posture.pods.host_network > 0,
+            "HostNetworkPods",
+            "hostNetwork pods",
+        ),
+    ]
+    .into_iter()
+    .filter(|(gap, _, _)| *gap)
+    .map(|(_, reason, text)| (reason, text))
+    .collect();
+    let covered_reason = gaps.first().map_or("Covered", |(reason, _)| reason);
+    let gap_texts: Vec<&str> = gaps.iter().map(|(_, text)| *text).collect();
     vec![
         Verdict {
             kind: condition_types::COVERED,
             status: truth(posture.covered),
             reason: covered_reason,
-            message: if gaps.is_empty() {
+            message: if gap_texts.is_empty() {
                 "default deny both ways, DNS allowed, CNI enforcing, no hostNetwork pod".into()
             } else {
-                format!("not covered: {}", gaps.join(", "))
+                format!("not covered: {}", gap_texts.join(", "))
             },
         },
         Verdict {
@@ -115,7 +116,7 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
         },
         Verdict {
             kind: condition_types::CNI_CAPABLE,
-            status: cni_status,
+            status: posture.cni.capable.as_str(),
             reason: match posture.cni.capable {
                 Capability::True => "CniEnforces",
                 Capability::False => "CniDoesNotEnforce",

@@ -87,13 +87,20 @@ pub enum Capability {
     Unknown,
 }
 
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Capability {
+    /// The condition-status spelling: `True`, `False`, `Unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             Capability::True => "True",
             Capability::False => "False",
             Capability::Unknown => "Unknown",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
