@@ -51,19 +51,7 @@ fn main() {
         black_box((n, p, q));
     });
 
-    let build = || {
-        let mut cluster = Cluster::default();
-        objects
-            .namespaces
-            .iter()
-            .for_each(|n| cluster.apply_namespace(n));
-        objects
-            .policies
-            .iter()
-            .for_each(|p| cluster.apply_policy(p));
-        objects.pods.iter().for_each(|p| cluster.apply_pod(p));
-        cluster
-    };
+    let build = || Cluster::from_objects(&objects.namespaces, &objects.policies, &objects.pods);
     let index = median(3, || {
         black_box(build());
     });

@@ -59,6 +59,21 @@ fn object_namespace(namespace: Option<&String>) -> &str {
 }
 
 impl Cluster {
+    /// An index of whole lists of objects, as a scan or a benchmark has them.
+    pub fn from_objects<'a>(
+        namespaces: impl IntoIterator<Item = &'a Namespace>,
+        policies: impl IntoIterator<Item = &'a NetworkPolicy>,
+        pods: impl IntoIterator<Item = &'a K8sPod>,
+    ) -> Self {
+        let mut cluster = Cluster::default();
+        namespaces
+            .into_iter()
+            .for_each(|n| cluster.apply_namespace(n));
+        policies.into_iter().for_each(|p| cluster.apply_policy(p));
+        pods.into_iter().for_each(|p| cluster.apply_pod(p));
+        cluster
+    }
+
     pub fn namespace(&self, name: &str) -> Option<&NamespaceState> {
         self.namespaces.get(name)
     }

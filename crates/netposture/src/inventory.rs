@@ -78,10 +78,7 @@ pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
     let namespaces: Vec<Namespace> = list_all(Api::all(client.clone())).await?;
     let policies: Vec<NetworkPolicy> = list_all(Api::all(client.clone())).await?;
     let pods: Vec<Pod> = list_all(Api::all(client.clone())).await?;
-    let mut cluster = Cluster::default();
-    namespaces.iter().for_each(|n| cluster.apply_namespace(n));
-    policies.iter().for_each(|p| cluster.apply_policy(p));
-    pods.iter().for_each(|p| cluster.apply_pod(p));
+    let mut cluster = Cluster::from_objects(&namespaces, &policies, &pods);
     for layer in list_layer_policies(client).await? {
         cluster.apply_layer_policy(layer);
     }
