@@ -25,11 +25,18 @@ scan-examples: build
     @echo
     @echo "Why a namespace is what it is: netposture scan -f examples/cluster -n analytics -o yaml"
 
-# Every test: formatting, lints, unit and integration tests (incl. CRD drift).
-test:
+# Every test: formatting, lints, unit and integration tests (incl. CRD drift), then the e2e suite.
+test: unit e2e
+
+# Formatting, lints, unit and integration tests; no cluster needed.
+unit:
     cargo fmt --all -- --check
-    cargo clippy --all-targets --locked -- -D warnings
-    cargo test --workspace --locked
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo test --locked
+
+# The operator against a real local control plane (first run builds it, ~8 min).
+e2e *args:
+    e2e/run.sh {{args}}
 
 # Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies.
 bench:

@@ -3,7 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use netposture_engine::posture::ids;
-use netposture_engine::{Capability, NamespacePosture};
+use netposture_engine::{Capability, CheckStatus, NamespacePosture};
 
 pub mod condition_types {
     pub const COVERED: &str = "Covered";
@@ -58,7 +58,7 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
         ),
     ]
     .into_iter()
-    .filter(|(gap, _, _)| *gap)
+    .filter(|(gap, reason, _)| *gap && !is_accepted(posture, reason))
     .map(|(_, reason, text)| (reason, text))
     .collect();
     let covered_reason = gaps.first().map_or("Covered", |(reason, _)| reason);
@@ -69,7 +69,16 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
             status: truth(posture.covered),
             reason: covered_reason,
             message: if gap_texts.is_empty() {
-                "default deny both ways, DNS allowed, CNI enforcing, no hostNetwork pod".into()
+                let accepted: Vec<String> = posture
+                    .accepted_risks
+                    .iter()
+                    .map(|a| format!("{} ({})", a.risk, a.reason))
+                    .collect();
+                if accepted.is_empty() {
+                    "default deny both ways, DNS allowed, CNI enforcing, no hostNetwork pod".into()
+                } else {
+                    format!("covered, accepting {}", accepted.join(", "))
+                }
             } else {
                 format!("not covered: {}", gap_texts.join(", "))
             },
@@ -83,7 +92,8 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
                 "NoDefaultDeny"
             },
             message: check_message(posture, ids::DEFAULT_DENY_INGRESS),
-        },
+        }
+        .accepting(posture, ids::DEFAULT_DENY_INGRESS),
         Verdict {
             kind: condition_types::DEFAULT_DENY_EGRESS,
             status: truth(posture.default_deny_egress),
@@ -93,7 +103,8 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
                 "NoDefaultDeny"
             },
             message: check_message(posture, ids::DEFAULT_DENY_EGRESS),
-        },
+        }
+        .accepting(posture, ids::DEFAULT_DENY_EGRESS),
         Verdict {
             kind: condition_types::DNS_ALLOWED,
             status: truth(posture.dns_allowed),
@@ -103,7 +114,8 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
                 "DnsBlocked"
             },
             message: check_message(posture, ids::DNS_ALLOWED),
-        },
+        }
+        .accepting(posture, ids::DNS_ALLOWED),
         Verdict {
             kind: condition_types::EGRESS_RESTRICTED,
             status: truth(!posture.egress_open),
@@ -113,7 +125,8 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
                 "EgressRestricted"
             },
             message: check_message(posture, ids::EGRESS_RESTRICTED),
-        },
+        }
+        .accepting(posture, ids::EGRESS_RESTRICTED),
         Verdict {
             kind: condition_types::CNI_CAPABLE,
             status: posture.cni.capable.as_str(),
@@ -123,8 +136,26 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
                 Capability::Unknown => "CniUnknown",
             },
             message: check_message(posture, ids::CNI_ENFORCES),
-        },
+        }
+        .accepting(posture, ids::CNI_ENFORCES),
     ]
+}
+
+fn is_accepted(posture: &NamespacePosture, risk: &str) -> bool {
+    posture.accepted_risks.iter().any(|a| a.risk == risk)
+}
+
+impl Verdict {
+    /// A failed verdict whose check was accepted says so in its reason.
+    fn accepting(mut self, posture: &NamespacePosture, check: &str) -> Self {
+        let accepted = posture
+            .check(check)
+            .is_some_and(|c| c.status == CheckStatus::Accepted);
+        if accepted && self.status != "True" {
+            self.reason = "RiskAccepted";
+        }
+        self
+    }
 }
 
 /// The conditions for `posture`. A condition whose status is unchanged from
@@ -211,5 +242,40 @@ mod tests {
             ]
         );
         assert_eq!(find(&all, "CniCapable").status, "Unknown");
+    }
+
+    #[test]
+    fn accepted_gap_keeps_covered_true_and_says_why() {
+        let mut posture = crate::tests::sample_posture();
+        posture.default_deny_egress = true;
+        posture.dns_allowed = true;
+        posture.cni.capable = Capability::True;
+        posture.default_deny_ingress = false;
+        posture.checks = vec![netposture_engine::Check {
+            id: ids::DEFAULT_DENY_INGRESS.into(),
+            status: CheckStatus::Accepted,
+            severity: netposture_engine::Severity::High,
+            message: "no default deny (risk accepted: public tier)".into(),
+            evidence: vec![],
+            remediation: String::new(),
+        }];
+        posture.accepted_risks = vec![netposture_engine::AcceptedRisk {
+            risk: "NoDefaultDenyIngress".into(),
+            check: ids::DEFAULT_DENY_INGRESS.into(),
+            reason: "public tier".into(),
+        }];
+        let all = conditions(&posture, &[], at(1));
+        let covered = find(&all, "Covered");
+        assert_eq!(covered.reason, "Covered");
+        assert!(
+            covered.message.contains("public tier"),
+            "{}",
+            covered.message
+        );
+        let deny = find(&all, "DefaultDenyIngress");
+        assert_eq!(
+            (deny.status.as_str(), deny.reason.as_str()),
+            ("False", "RiskAccepted")
+        );
     }
 }

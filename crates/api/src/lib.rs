@@ -181,6 +181,7 @@ mod tests {
             unprotected_pods_omitted: 0,
             score: 40,
             checks: vec![],
+            accepted_risks: vec![],
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::annotations;
 use crate::cluster::NamespaceState;
 use crate::cni::{Capability, CniStatus};
 use crate::evaluate::{DefaultDeny, PodFacts};
@@ -98,7 +99,47 @@ impl Findings<'_> {
             .with_evidence(vec![format!("{}/{}", rejected.kind.to_ascii_lowercase(), rejected.name)])
             .with_remediation("Fix the object so that the API server accepts it.")
         }));
+        self.apply_acceptance(&mut checks);
         checks
+    }
+
+    /// Marks accepted risks as such (keeping what was found) and reports the
+    /// acceptance itself, so it stays visible and a typo in a risk name shows.
+    fn apply_acceptance(&self, checks: &mut Vec<Check>) {
+        let choices = &self.state.choices;
+        let reason = choices.reason_or_default();
+        for check in checks.iter_mut() {
+            if choices.accepts(&check.id)
+                && matches!(check.status, CheckStatus::Fail | CheckStatus::Warn)
+            {
+                check.status = CheckStatus::Accepted;
+                check.message = format!("{} (risk accepted: {reason})", check.message);
+            }
+        }
+        if !choices.unknown.is_empty() {
+            let known: Vec<&str> = annotations::RISKS.iter().map(|(risk, _)| *risk).collect();
+            checks.push(
+                check(
+                    ids::ACCEPTED_RISKS,
+                    CheckStatus::Fail,
+                    Severity::Low,
+                    format!(
+                        "{} names unknown risk(s) {}; nothing is accepted for them",
+                        annotations::ACCEPT,
+                        choices.unknown.join(", ")
+                    ),
+                )
+                .with_remediation(format!("Use the risk names {}.", known.join(", "))),
+            );
+        } else if !choices.accepted.is_empty() {
+            let risks: Vec<&str> = choices.accepted.values().copied().collect();
+            checks.push(check(
+                ids::ACCEPTED_RISKS,
+                CheckStatus::Warn,
+                Severity::Info,
+                format!("accepted risk(s) {}: {reason}", risks.join(", ")),
+            ));
+        }
     }
 
     fn unevaluated_policies(&self) -> Check {
@@ -362,7 +403,7 @@ pub fn score(checks: &[Check], weights: &BTreeMap<String, u32>) -> u8 {
     for check in checks {
         let weight = u64::from(weights.get(&check.id).copied().unwrap_or(0));
         let credit = match check.status {
-            CheckStatus::Pass => 2,
+            CheckStatus::Pass | CheckStatus::Accepted => 2,
             CheckStatus::Warn => 1,
             CheckStatus::Fail => 0,
             CheckStatus::NotApplicable => continue,

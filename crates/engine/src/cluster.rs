@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
+use crate::annotations::NamespaceChoices;
 use crate::cni::CniSignal;
 use crate::convert::{self, Rejected};
 use crate::layers::LayerPolicy;
@@ -28,6 +29,8 @@ pub struct NamespaceState {
     pub labels: Labels,
     /// Whether a Namespace object was seen (pods may arrive first, or alone offline).
     pub declared: bool,
+    /// Opt-out and accepted risks from the Namespace's annotations.
+    pub choices: NamespaceChoices,
     pub pods: BTreeMap<String, Pod>,
     pub policies: BTreeMap<String, Policy>,
     /// Objects of this namespace the API server would have rejected, by kind and name.
@@ -121,8 +124,10 @@ impl Cluster {
     pub fn apply_namespace(&mut self, namespace: &Namespace) {
         let name = namespace.metadata.name.clone().unwrap_or_default();
         let result = convert::namespace_labels(namespace);
+        let choices = NamespaceChoices::from_annotations(namespace.metadata.annotations.as_ref());
         let state = self.entry(&name);
         state.declared = true;
+        state.choices = choices;
         let key = ("Namespace", name.clone());
         match result {
             Ok(labels) => {

@@ -16,7 +16,7 @@ use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortSpec, Protocol,
     Rule,
 };
-use crate::posture::{NamespacePosture, PodCounts};
+use crate::posture::{AcceptedRisk, NamespacePosture, PodCounts, ids};
 use crate::reach::{self, Endpoint, Reach, Remote};
 use crate::settings::Settings;
 
@@ -301,11 +301,13 @@ impl<'a> Evaluator<'a> {
         };
         let checks = findings.checks();
         let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);
-        let covered = deny_ingress.holds()
-            && deny_egress.holds()
-            && dns_allowed
-            && self.cni.capable == cni::Capability::True
-            && pods.counts.host_network == 0;
+        let choices = &state.choices;
+        let met_or_accepted = |met: bool, check: &str| met || choices.accepts(check);
+        let covered = met_or_accepted(deny_ingress.holds(), ids::DEFAULT_DENY_INGRESS)
+            && met_or_accepted(deny_egress.holds(), ids::DEFAULT_DENY_EGRESS)
+            && met_or_accepted(dns_allowed, ids::DNS_ALLOWED)
+            && met_or_accepted(self.cni.capable == cni::Capability::True, ids::CNI_ENFORCES)
+            && met_or_accepted(pods.counts.host_network == 0, ids::HOST_NETWORK_PODS);
         let cap = self.settings.unprotected_pods_cap;
         let omitted = pods.unprotected.len().saturating_sub(cap);
         NamespacePosture {
@@ -320,6 +322,15 @@ impl<'a> Evaluator<'a> {
             unprotected_pods_omitted: omitted as u32,
             score: checks::score(&checks, &self.settings.weights),
             checks,
+            accepted_risks: choices
+                .accepted
+                .iter()
+                .map(|(check, risk)| AcceptedRisk {
+                    risk: risk.to_string(),
+                    check: check.to_string(),
+                    reason: choices.reason_or_default().to_string(),
+                })
+                .collect(),
         }
     }
 

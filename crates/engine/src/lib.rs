@@ -4,11 +4,13 @@
 //! [`NamespacePosture`] per namespace. No client, no async, no I/O: the
 //! `scan` command and the operator feed it the same way.
 
+pub mod annotations;
 mod checks;
 pub mod cluster;
 pub mod cni;
 pub mod convert;
 mod evaluate;
+pub mod impact;
 mod intervals;
 mod ipset;
 pub mod layers;
@@ -21,7 +23,8 @@ mod validate;
 pub use cluster::Cluster;
 pub use cni::{Capability, CniStatus};
 pub use evaluate::Evaluator;
-pub use posture::{Check, CheckStatus, NamespacePosture, PodCounts, Severity};
+pub use impact::Affected;
+pub use posture::{AcceptedRisk, Check, CheckStatus, NamespacePosture, PodCounts, Severity};
 pub use settings::Settings;
 
 /// Validates a label selector as the API server would and compiles it, for

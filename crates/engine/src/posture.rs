@@ -27,6 +27,19 @@ pub struct NamespacePosture {
     #[schemars(range(min = 0, max = 100))]
     pub score: u8,
     pub checks: Vec<Check>,
+    /// Risks the namespace's owners accepted (`netposture.io/accept`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_risks: Vec<AcceptedRisk>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedRisk {
+    /// The risk name from the annotation, e.g. `EgressOpen`.
+    pub risk: String,
+    /// The check it accepts.
+    pub check: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -58,6 +71,8 @@ pub enum CheckStatus {
     Fail,
     Warn,
     NotApplicable,
+    /// Failed or warned, but the namespace's owners accepted the risk.
+    Accepted,
 }
 
 #[derive(
@@ -83,8 +98,9 @@ pub mod ids {
     pub const HOST_NETWORK_PODS: &str = "host-network-pods";
     pub const INVALID_OBJECT: &str = "invalid-object";
     pub const UNEVALUATED_POLICIES: &str = "unevaluated-policies";
+    pub const ACCEPTED_RISKS: &str = "accepted-risks";
 
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         DEFAULT_DENY_INGRESS,
         DEFAULT_DENY_EGRESS,
         EGRESS_RESTRICTED,
@@ -95,6 +111,7 @@ pub mod ids {
         HOST_NETWORK_PODS,
         INVALID_OBJECT,
         UNEVALUATED_POLICIES,
+        ACCEPTED_RISKS,
     ];
 }
 

@@ -39,6 +39,7 @@ pub fn default_weights() -> BTreeMap<String, u32> {
         (ids::DNS_TCP_ALLOWED, 5),
         (ids::INVALID_OBJECT, 0),
         (ids::UNEVALUATED_POLICIES, 0),
+        (ids::ACCEPTED_RISKS, 0),
     ]
     .into_iter()
     .map(|(id, weight)| (id.to_string(), weight))

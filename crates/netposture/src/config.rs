@@ -21,6 +21,36 @@ pub struct Config {
     /// Merged over the default weights; a weight of 0 leaves a check out of the score.
     pub score_weights: BTreeMap<String, u32>,
     pub unprotected_pods_cap: usize,
+    pub exclude: ExcludeConfig,
+    /// How often the operator re-evaluates every namespace without a change, e.g. `5m`.
+    pub resync_period: String,
+}
+
+/// Namespaces left out of reports and metrics (besides `netposture.io/exclude: "true"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct ExcludeConfig {
+    pub namespaces: Vec<String>,
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+/// Which namespaces get no report, compiled once.
+#[derive(Clone, Debug, Default)]
+pub struct Exclusion {
+    names: std::collections::BTreeSet<String>,
+    selector: Option<kube::core::Selector>,
+}
+
+impl Exclusion {
+    pub fn excludes(&self, name: &str, state: &netposture_engine::cluster::NamespaceState) -> bool {
+        use kube::core::SelectorExt;
+        state.choices.excluded
+            || self.names.contains(name)
+            || self
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&state.labels))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +97,8 @@ impl Default for Config {
             cni: CniConfig::default(),
             score_weights: BTreeMap::new(),
             unprotected_pods_cap: Settings::default().unprotected_pods_cap,
+            exclude: ExcludeConfig::default(),
+            resync_period: "5m".into(),
         }
     }
 }
@@ -140,11 +172,32 @@ impl Config {
             path: display.clone(),
             message: e.to_string(),
         })?;
-        config.settings().map_err(|message| ConfigError::Invalid {
-            path: display,
-            message,
-        })?;
+        config
+            .settings()
+            .and_then(|_| config.exclusion())
+            .and_then(|_| parse_duration(&config.resync_period, "resyncPeriod"))
+            .map_err(|message| ConfigError::Invalid {
+                path: display,
+                message,
+            })?;
         Ok(config)
+    }
+
+    pub fn exclusion(&self) -> Result<Exclusion, String> {
+        let selector = self
+            .exclude
+            .namespace_selector
+            .as_ref()
+            .map(|s| compile_selector(s, "exclude.namespaceSelector"))
+            .transpose()?;
+        Ok(Exclusion {
+            names: self.exclude.namespaces.iter().cloned().collect(),
+            selector,
+        })
+    }
+
+    pub fn resync_period(&self) -> Result<std::time::Duration, String> {
+        parse_duration(&self.resync_period, "resyncPeriod")
     }
 
     /// The engine settings, after checks the file's schema cannot express.
@@ -186,6 +239,32 @@ impl Config {
     }
 }
 
+/// `90s`, `5m`, `1h`: the forms people write in YAML and flags.
+pub fn parse_duration(text: &str, field: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds_per_unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => {
+            return Err(format!(
+                "{field}: {text:?} is not a duration like 30s, 5m or 1h"
+            ));
+        }
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{field}: {text:?} is not a duration like 30s, 5m or 1h"))?;
+    if number == 0 {
+        return Err(format!("{field}: must be longer than zero"));
+    }
+    Ok(std::time::Duration::from_secs(number * seconds_per_unit))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +288,51 @@ mod tests {
         assert_eq!(loaded.weights, defaults.weights);
         assert_eq!(loaded.unprotected_pods_cap, defaults.unprotected_pods_cap);
         assert!(loaded.cni_override.is_none());
+    }
+
+    #[test]
+    fn durations_take_seconds_minutes_and_hours_and_name_the_field() {
+        assert_eq!(parse_duration("90s", "x").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("5m", "x").unwrap().as_secs(), 300);
+        assert_eq!(parse_duration("1h", "x").unwrap().as_secs(), 3600);
+        for bad in ["5", "m", "0s", "5 min", "-1s"] {
+            let err = parse_duration(bad, "resyncPeriod").unwrap_err();
+            assert!(err.starts_with("resyncPeriod:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_resync_period_in_the_file_is_rejected_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, "resyncPeriod: soon\n").unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains("resyncPeriod"), "{err}");
+    }
+
+    #[test]
+    fn exclusion_by_name_label_and_annotation() {
+        let config: Config = serde_norway::from_str(
+            "exclude: {namespaces: [scratch], namespaceSelector: {matchLabels: {tier: sandbox}}}\n",
+        )
+        .unwrap();
+        let exclusion = config.exclusion().unwrap();
+        let cluster = netposture_engine::Cluster::from_objects(
+            &[
+                serde_json::from_value(serde_json::json!({"metadata": {"name": "scratch"}})).unwrap(),
+                serde_json::from_value(serde_json::json!({"metadata": {"name": "play", "labels": {"tier": "sandbox"}}})).unwrap(),
+                serde_json::from_value(serde_json::json!({"metadata": {"name": "opt-out", "annotations": {"netposture.io/exclude": "true"}}})).unwrap(),
+                serde_json::from_value(serde_json::json!({"metadata": {"name": "shop"}})).unwrap(),
+            ],
+            &[],
+            &[],
+        );
+        let excluded: Vec<&String> = cluster
+            .namespaces()
+            .filter(|(name, state)| exclusion.excludes(name, state))
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(excluded, ["opt-out", "play", "scratch"]);
     }
 
     #[test]

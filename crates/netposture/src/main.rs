@@ -4,6 +4,7 @@ mod config;
 mod fail_on;
 mod inventory;
 mod manifests;
+mod operator;
 mod output;
 
 use std::collections::BTreeSet;
@@ -43,6 +44,8 @@ enum Command {
     Scan(ScanArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
+    /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
+    Operator(operator::OperatorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(args),
+        Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");
             ExitCode::SUCCESS
@@ -95,6 +99,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         None => Config::default(),
     };
     let mut settings = config.settings().map_err(anyhow::Error::msg)?;
+    let exclusion = config.exclusion().map_err(anyhow::Error::msg)?;
     if let Some(cni) = &args.cni {
         settings.cni_override = Some(CniStatus {
             name: cni.name.clone(),
@@ -110,7 +115,13 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let evaluator = Evaluator::new(&cluster, &settings);
     let postures = if args.namespaces.is_empty() {
-        evaluator.all()
+        let mut all = evaluator.all();
+        all.retain(|(name, _)| {
+            cluster
+                .namespace(name)
+                .is_none_or(|state| !exclusion.excludes(name, state))
+        });
+        all
     } else {
         // Only the namespaces asked for, in name order like the full listing.
         let wanted: BTreeSet<&String> = args.namespaces.iter().collect();

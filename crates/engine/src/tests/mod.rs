@@ -2,7 +2,9 @@
 //! reference (`shared/reference/networkpolicy-semantics.md`), plus the
 //! verdict definitions. Fixtures are YAML as users write it.
 
+mod choices;
 mod dns;
+mod impact;
 mod index;
 mod layers;
 mod peers;

@@ -1,0 +1,126 @@
+//! Which namespaces' verdicts a change to one object can alter, so a
+//! controller re-evaluates those and no others. Each function judges the
+//! object as the index holds it now: call it before and after applying a
+//! change and merge both answers, since the old version matters too (a
+//! policy whose namespace selector was narrowed still affected its old set).
+
+use std::collections::BTreeSet;
+
+use kube_core::SelectorExt;
+
+use crate::cluster::{Cluster, NamespaceState};
+use crate::model::{Direction, Peer, Policy};
+use crate::settings::Settings;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Affected {
+    #[default]
+    Nothing,
+    Namespaces(BTreeSet<String>),
+    /// Cluster-wide inputs: DNS and CNI pods, DNS-side policies.
+    All,
+}
+
+impl Affected {
+    pub fn one(namespace: &str) -> Self {
+        Affected::Namespaces(BTreeSet::from([namespace.to_string()]))
+    }
+
+    pub fn merge(self, other: Affected) -> Affected {
+        match (self, other) {
+            (Affected::All, _) | (_, Affected::All) => Affected::All,
+            (Affected::Nothing, other) | (other, Affected::Nothing) => other,
+            (Affected::Namespaces(mut a), Affected::Namespaces(b)) => {
+                a.extend(b);
+                Affected::Namespaces(a)
+            }
+        }
+    }
+
+    /// The namespaces named, with `All` resolved against the index.
+    pub fn resolve(self, cluster: &Cluster) -> BTreeSet<String> {
+        match self {
+            Affected::Nothing => BTreeSet::new(),
+            Affected::Namespaces(names) => names,
+            Affected::All => cluster.namespaces().map(|(name, _)| name.clone()).collect(),
+        }
+    }
+}
+
+impl Cluster {
+    /// A pod's change reaches its own namespace, or everyone when it serves
+    /// DNS or runs the CNI (those inputs are cluster-wide).
+    pub fn affected_by_pod(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
+        let Some(pod) = self.namespace(namespace).and_then(|s| s.pods.get(name)) else {
+            return Affected::one(namespace);
+        };
+        let is_dns = namespace == settings.dns_namespace
+            && (settings.dns_selector.matches(&pod.labels)
+                || settings.node_local_dns_selector.matches(&pod.labels));
+        if is_dns || pod.cni.is_some() {
+            Affected::All
+        } else {
+            Affected::one(namespace)
+        }
+    }
+
+    /// A policy's change reaches its own namespace and the namespaces its
+    /// peers select; in the DNS namespace it can decide everyone's DNS.
+    pub fn affected_by_policy(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
+        if namespace == settings.dns_namespace {
+            return Affected::All;
+        }
+        let own = Affected::one(namespace);
+        match self.namespace(namespace).and_then(|s| s.policies.get(name)) {
+            Some(policy) => own.merge(self.selected_namespaces(policy)),
+            None => own,
+        }
+    }
+
+    /// A namespace's labels decide which policies elsewhere select it, so a
+    /// change reaches it and every namespace whose policies select namespaces.
+    pub fn affected_by_namespace(&self, name: &str) -> Affected {
+        let selecting = self
+            .namespaces()
+            .filter(|(_, state)| selects_namespaces(state))
+            .map(|(other, _)| other.clone());
+        Affected::Namespaces(selecting.chain([name.to_string()]).collect())
+    }
+
+    fn selected_namespaces(&self, policy: &Policy) -> Affected {
+        let mut affected = Affected::Nothing;
+        for selector in namespace_selectors(policy) {
+            if selector.selects_all() {
+                return Affected::All;
+            }
+            let names = self
+                .namespaces()
+                .filter(|(_, state)| selector.matches(&state.labels))
+                .map(|(name, _)| name.clone())
+                .collect();
+            affected = affected.merge(Affected::Namespaces(names));
+        }
+        affected
+    }
+}
+
+fn namespace_selectors(policy: &Policy) -> impl Iterator<Item = &kube_core::Selector> {
+    [Direction::Ingress, Direction::Egress]
+        .into_iter()
+        .flat_map(|direction| policy.rules(direction).unwrap_or_default())
+        .flat_map(|rule| &rule.peers)
+        .filter_map(|peer| match peer {
+            Peer::Selector {
+                namespaces: Some(selector),
+                ..
+            } => Some(selector),
+            _ => None,
+        })
+}
+
+fn selects_namespaces(state: &NamespaceState) -> bool {
+    state
+        .policies
+        .values()
+        .any(|policy| namespace_selectors(policy).next().is_some())
+}

@@ -1,0 +1,144 @@
+//! Which namespaces an object change reaches: the controller re-evaluates
+//! exactly these, so a missed one is a stale report.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::impact::Affected;
+
+fn policy(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
+    )
+}
+
+fn names(list: &[&str]) -> Affected {
+    Affected::Namespaces(list.iter().map(|n| n.to_string()).collect())
+}
+
+fn three_tenants() -> String {
+    format!(
+        "{}{}{}{}",
+        namespace("a", "team: blue"),
+        namespace("b", "team: blue"),
+        namespace("c", "team: red"),
+        namespace("kube-system", "")
+    )
+}
+
+#[test]
+fn plain_pod_reaches_its_own_namespace_only() {
+    let c = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        pod("a", "web", "app: web")
+    ));
+    let settings = Settings::default();
+    assert_eq!(c.affected_by_pod(&settings, "a", "web"), names(&["a"]));
+    // Not yet indexed (an add judged before applying): still its namespace.
+    assert_eq!(c.affected_by_pod(&settings, "b", "new"), names(&["b"]));
+}
+
+#[test]
+fn dns_pod_reaches_every_namespace() {
+    let c = cluster(&format!("{}{}", three_tenants(), COREDNS));
+    let affected = c.affected_by_pod(&Settings::default(), "kube-system", "coredns-1");
+    assert_eq!(affected, Affected::All);
+    assert_eq!(
+        affected.resolve(&c),
+        BTreeSet::from(["a", "b", "c", "kube-system"].map(String::from))
+    );
+}
+
+#[test]
+fn cni_pod_reaches_every_namespace() {
+    let c = cluster(&format!("{}{}", three_tenants(), CALICO));
+    assert_eq!(
+        c.affected_by_pod(&Settings::default(), "kube-system", "calico-node-1"),
+        Affected::All
+    );
+}
+
+#[test]
+fn policy_reaches_its_namespace_and_the_namespaces_its_peers_select() {
+    let c = cluster(&format!(
+        "{}{}{}",
+        three_tenants(),
+        policy(
+            "a",
+            "local",
+            "{podSelector: {}, ingress: [{from: [{podSelector: {}}]}]}"
+        ),
+        policy(
+            "c",
+            "from-blue",
+            "{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {team: blue}}}]}]}"
+        )
+    ));
+    let settings = Settings::default();
+    assert_eq!(c.affected_by_policy(&settings, "a", "local"), names(&["a"]));
+    assert_eq!(
+        c.affected_by_policy(&settings, "c", "from-blue"),
+        names(&["a", "b", "c"])
+    );
+}
+
+#[test]
+fn policy_with_empty_namespace_selector_reaches_every_namespace() {
+    let c = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        policy(
+            "a",
+            "any-ns",
+            "{podSelector: {}, egress: [{to: [{namespaceSelector: {}}]}]}"
+        )
+    ));
+    assert_eq!(
+        c.affected_by_policy(&Settings::default(), "a", "any-ns"),
+        Affected::All
+    );
+}
+
+#[test]
+fn policy_in_the_dns_namespace_reaches_every_namespace() {
+    let c = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        policy(
+            "kube-system",
+            "dns-in",
+            "{podSelector: {matchLabels: {k8s-app: kube-dns}}, ingress: [{from: [{podSelector: {}}]}]}"
+        )
+    ));
+    assert_eq!(
+        c.affected_by_policy(&Settings::default(), "kube-system", "dns-in"),
+        Affected::All
+    );
+}
+
+#[test]
+fn namespace_label_change_reaches_namespaces_whose_policies_select_namespaces() {
+    let c = cluster(&format!(
+        "{}{}{}",
+        three_tenants(),
+        policy(
+            "a",
+            "local",
+            "{podSelector: {}, ingress: [{from: [{podSelector: {}}]}]}"
+        ),
+        policy(
+            "b",
+            "from-red",
+            "{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {team: red}}}]}]}"
+        )
+    ));
+    assert_eq!(c.affected_by_namespace("c"), names(&["b", "c"]));
+}
+
+#[test]
+fn merging_keeps_both_versions_and_all_wins() {
+    assert_eq!(names(&["a"]).merge(names(&["b"])), names(&["a", "b"]));
+    assert_eq!(Affected::Nothing.merge(names(&["a"])), names(&["a"]));
+    assert_eq!(names(&["a"]).merge(Affected::All), Affected::All);
+}

@@ -1,0 +1,87 @@
+//! What the watch tasks, the reconciler and the HTTP server share.
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{ObjectRef, Store};
+use netposture_api::NetworkPostureReport;
+use netposture_engine::{Affected, Cluster, Settings};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::health::Health;
+use super::leader::Leadership;
+use super::metrics::Metrics;
+use crate::config::Exclusion;
+
+pub struct Context {
+    pub client: Client,
+    /// The engine's index, fed by the watch tasks; the only copy of pods and policies.
+    cluster: RwLock<Cluster>,
+    pub settings: Settings,
+    pub exclusion: Exclusion,
+    pub resync: Duration,
+    pub reports: Store<NetworkPostureReport>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub leadership: Leadership,
+    pub recorder: Recorder,
+    triggers: UnboundedSender<ObjectRef<Namespace>>,
+}
+
+pub struct ContextParts {
+    pub client: Client,
+    pub settings: Settings,
+    pub exclusion: Exclusion,
+    pub resync: Duration,
+    pub reports: Store<NetworkPostureReport>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub leadership: Leadership,
+    pub recorder: Recorder,
+    pub triggers: UnboundedSender<ObjectRef<Namespace>>,
+}
+
+impl Context {
+    pub fn new(parts: ContextParts) -> Self {
+        Context {
+            client: parts.client,
+            cluster: RwLock::new(Cluster::default()),
+            settings: parts.settings,
+            exclusion: parts.exclusion,
+            resync: parts.resync,
+            reports: parts.reports,
+            metrics: parts.metrics,
+            health: parts.health,
+            leadership: parts.leadership,
+            recorder: parts.recorder,
+            triggers: parts.triggers,
+        }
+    }
+
+    // A panic while holding the lock leaves the index as the last complete
+    // update made it; using it is better than stopping every evaluation.
+    pub fn cluster(&self) -> RwLockReadGuard<'_, Cluster> {
+        self.cluster.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn cluster_mut(&self) -> RwLockWriteGuard<'_, Cluster> {
+        self.cluster.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the controller to re-evaluate the affected namespaces. Until every
+    /// watch has listed, nothing is asked: the full pass after the last list
+    /// covers it, and evaluating a half-loaded index would publish wrong reports.
+    pub fn trigger(&self, affected: Affected) {
+        if !self.health.all_synced() {
+            return;
+        }
+        let names = affected.resolve(&self.cluster());
+        for name in names {
+            // The receiver lives as long as the controller; after shutdown nothing needs asking.
+            let _ = self.triggers.send(ObjectRef::new(&name));
+        }
+    }
+}

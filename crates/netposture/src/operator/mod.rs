@@ -1,0 +1,321 @@
+//! `netposture operator`: keeps one `NetworkPostureReport` per namespace and
+//! the Prometheus metrics current, from watches of the objects the engine
+//! needs. Wiring only; each part lives in its own module.
+
+mod context;
+mod failure;
+pub mod health;
+pub mod http;
+pub mod leader;
+pub mod metrics;
+mod reconcile;
+mod watch;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{Controller, WatchStreamExt, controller, reflector};
+use kube::{Api, Client};
+use netposture_api::NetworkPostureReport;
+use netposture_engine::CniStatus;
+use tokio::sync::{mpsc, watch as signal_watch};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::config::{CniOverride, Config, parse_duration};
+use context::{Context, ContextParts};
+use health::Health;
+use metrics::Metrics;
+
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
+    /// Configuration file (see config/netposture.yaml).
+    #[arg(long, env = "NETPOSTURE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Declare the CNI instead of detecting it: NAME or NAME:True|False|Unknown.
+    #[arg(long, env = "NETPOSTURE_CNI", value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
+    cni: Option<CniOverride>,
+    /// Where /metrics, /healthz and /readyz are served.
+    #[arg(long, env = "NETPOSTURE_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: SocketAddr,
+    /// Re-evaluate every namespace this often without a change (overrides resyncPeriod).
+    #[arg(long, env = "NETPOSTURE_RESYNC_PERIOD", value_name = "DURATION")]
+    resync_period: Option<String>,
+    /// Namespace of the leader-election Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "netposture-system")]
+    lease_namespace: String,
+    #[arg(
+        long,
+        env = "NETPOSTURE_LEASE_NAME",
+        default_value = "netposture-operator"
+    )]
+    lease_name: String,
+    /// This replica's name in the Lease; defaults to the pod name or host name.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Reconciles running at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: u16,
+    /// Collect changes for this long before re-evaluating a namespace.
+    #[arg(long, default_value = "1s", value_parser = |s: &str| parse_duration(s, "--debounce"))]
+    debounce: Duration,
+    /// How long one watch request lasts before it is renewed (and RBAC checked again).
+    #[arg(long, default_value = "290s", value_parser = |s: &str| parse_duration(s, "--watch-timeout"))]
+    watch_timeout: Duration,
+    #[arg(long, env = "NETPOSTURE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Kinds whose watches must have listed before the operator is ready.
+const WATCHED: [&str; 4] = ["Namespace", "Pod", "NetworkPolicy", "NetworkPostureReport"];
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn termination() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let sigterm = async {
+        match term.as_mut() {
+            Some(term) => {
+                term.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = sigterm => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}
+
+pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
+    // Configuration errors end the process before anything starts.
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let mut settings = config.settings().map_err(anyhow::Error::msg)?;
+    if let Some(cni) = &args.cni {
+        settings.cni_override = Some(CniStatus {
+            name: cni.name.clone(),
+            capable: cni.capable,
+            evidence: "set by --cni".into(),
+        });
+    }
+    let exclusion = config.exclusion().map_err(anyhow::Error::msg)?;
+    let resync = match &args.resync_period {
+        Some(text) => parse_duration(text, "--resync-period"),
+        None => config.resync_period(),
+    }
+    .map_err(anyhow::Error::msg)?;
+    init_logging(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(operate(args, settings, exclusion, resync))
+}
+
+async fn operate(
+    args: OperatorArgs,
+    settings: netposture_engine::Settings,
+    exclusion: crate::config::Exclusion,
+    resync: Duration,
+) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("no Kubernetes credentials (in-cluster or KUBECONFIG)")?;
+    let identity = args.identity.clone().unwrap_or_else(default_identity);
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::new(&WATCHED));
+    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
+        .await
+        .with_context(|| format!("binding --metrics-addr {}", args.metrics_addr))?;
+    tracing::info!(addr = %args.metrics_addr, identity, "netposture operator starting");
+
+    let (stop_tx, stop_rx) = signal_watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            // An error means the sender is gone, which only happens at exit.
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let server = tokio::spawn(http::serve(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        stopped(),
+    ));
+    let lease = leader::LeaseSettings::new(&args.lease_namespace, &args.lease_name, &identity);
+    let (leadership, elector) =
+        leader::spawn(client.clone(), lease, stopped()).context("leader election settings")?;
+
+    let (report_writer_tx, report_events) = mpsc::unbounded_channel();
+    let (namespace_events_tx, namespace_events) = mpsc::unbounded_channel();
+    let (triggers_tx, triggers) = mpsc::unbounded_channel();
+    let (report_store, report_writer) = reflector::store();
+    let (namespace_store, namespace_writer) = reflector::store();
+
+    let ctx = Arc::new(Context::new(ContextParts {
+        client: client.clone(),
+        settings,
+        exclusion,
+        resync,
+        reports: report_store,
+        metrics: metrics.clone(),
+        health: health.clone(),
+        leadership: leadership.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter::from(format!("netposture/{identity}")),
+        ),
+        triggers: triggers_tx,
+    }));
+
+    let timeout = u32::try_from(args.watch_timeout.as_secs()).unwrap_or(u32::MAX);
+    let config = kube::runtime::watcher::Config::default().timeout(timeout);
+    let watches = [
+        tokio::spawn(watch::run::<Namespace>(
+            Api::all(client.clone()),
+            config.clone(),
+            ctx.clone(),
+            Some(namespace_events_tx),
+            strip_namespace,
+        )),
+        tokio::spawn(watch::run::<Pod>(
+            Api::all(client.clone()),
+            config.clone(),
+            ctx.clone(),
+            None,
+            |_| {},
+        )),
+        tokio::spawn(watch::run::<NetworkPolicy>(
+            Api::all(client.clone()),
+            config.clone(),
+            ctx.clone(),
+            None,
+            |_| {},
+        )),
+        tokio::spawn(watch::run::<NetworkPostureReport>(
+            Api::all(client.clone()),
+            config,
+            ctx.clone(),
+            Some(report_writer_tx),
+            strip_report,
+        )),
+    ];
+    let leadership_task = tokio::spawn(follow_leadership(ctx.clone()));
+    let resync_task = tokio::spawn(resync_loop(ctx.clone()));
+
+    let namespaces = UnboundedReceiverStream::new(namespace_events)
+        .map(Ok)
+        .reflect(namespace_writer)
+        .applied_objects();
+    let reports = UnboundedReceiverStream::new(report_events)
+        .map(Ok)
+        .reflect(report_writer)
+        .touched_objects();
+    let controller = Controller::for_stream(namespaces, namespace_store)
+        .owns_stream(reports)
+        .reconcile_on(UnboundedReceiverStream::new(triggers))
+        .with_config(
+            controller::Config::default()
+                .debounce(args.debounce)
+                .concurrency(args.concurrency),
+        )
+        .graceful_shutdown_on(stopped())
+        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller");
+            }
+        });
+    let controller = tokio::spawn(controller);
+
+    termination().await;
+    tracing::info!("termination requested: finishing in-flight writes, releasing the lease");
+    // Both receivers of the stop signal are alive here; a send error cannot lose anything.
+    let _ = stop_tx.send(true);
+    let _ = controller.await;
+    for task in watches.iter().chain([&leadership_task, &resync_task]) {
+        task.abort();
+    }
+    let _ = elector.await;
+    let _ = server.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "netposture".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// The controller's namespace store keeps only what reconcile reads.
+fn strip_namespace(namespace: &mut Namespace) {
+    namespace.metadata.managed_fields = None;
+    namespace.spec = None;
+    namespace.status = None;
+}
+
+fn strip_report(report: &mut NetworkPostureReport) {
+    report.metadata.managed_fields = None;
+    report.metadata.annotations = None;
+}
+
+/// Gaining the lease: take over every report at once. Losing it: writes are
+/// already refused by the guard in each write.
+async fn follow_leadership(ctx: Arc<Context>) {
+    let mut leadership = ctx.leadership.clone();
+    let mut was_leader = leadership.is_leader();
+    ctx.metrics.set_leader(was_leader);
+    loop {
+        let leader = leadership.changed().await;
+        ctx.metrics.set_leader(leader);
+        if leader == was_leader {
+            // Only a stopped elector reports no change: shutdown.
+            return;
+        }
+        was_leader = leader;
+        tracing::info!(leader, "leadership changed");
+        if leader && ctx.health.all_synced() {
+            ctx.full_pass();
+        }
+    }
+}
+
+async fn resync_loop(ctx: Arc<Context>) {
+    let mut ticks = tokio::time::interval(ctx.resync);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if ctx.health.all_synced() {
+            ctx.full_pass();
+        }
+    }
+}

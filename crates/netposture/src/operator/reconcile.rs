@@ -1,0 +1,411 @@
+//! Evaluate one namespace with the engine and publish the result: metrics on
+//! every replica; the report and coverage Events only on the leader, and only
+//! when something other than the evaluation time changed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Resource, ResourceExt};
+use netposture_api::{NetworkPostureReport, condition_types};
+use netposture_engine::{Evaluator, NamespacePosture};
+
+use super::context::Context;
+use super::failure::Failure;
+
+/// Field manager of every write, so server-side apply knows which fields are ours.
+pub const FIELD_MANAGER: &str = "netposture";
+/// Retry delay after a failed reconcile; the controller adds no backoff of its own.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{action} report {name}: {source}")]
+    Write {
+        action: &'static str,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ReconcileError {
+    pub fn failure(&self) -> Failure {
+        match self {
+            ReconcileError::Write { source, .. } => Failure::of(source),
+        }
+    }
+}
+
+pub async fn reconcile(
+    namespace: Arc<Namespace>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let name = namespace.name_any();
+    if namespace.meta().deletion_timestamp.is_some() {
+        // Garbage collection removes the report with the namespace.
+        return Ok(Action::await_change());
+    }
+    let Some(posture) = ctx.evaluate(&name) else {
+        ctx.forget_namespace(&name);
+        return Ok(Action::await_change());
+    };
+    ctx.metrics.set_namespace(&name, &posture);
+    if ctx.leadership.is_leader() {
+        ctx.publish(&namespace, posture).await?;
+    }
+    Ok(Action::await_change())
+}
+
+pub fn error_policy(
+    namespace: Arc<Namespace>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let failure = error.failure();
+    ctx.metrics.reconcile_error(failure.as_str());
+    tracing::warn!(namespace = %namespace.name_any(), reason = failure.as_str(), %error, "reconcile failed; retrying");
+    Action::requeue(RETRY_AFTER)
+}
+
+/// The report as the operator owns it: name, owner and spec, apart from status.
+fn report_object(
+    namespace: &Namespace,
+    posture: &NamespacePosture,
+    previous: Option<&NetworkPostureReport>,
+) -> NetworkPostureReport {
+    let name = namespace.name_any();
+    let previous_conditions = previous
+        .and_then(|r| r.status.as_ref())
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let mut report = NetworkPostureReport::from_posture(
+        &name,
+        posture.clone(),
+        previous_conditions,
+        Time(k8s_openapi::jiff::Timestamp::now()),
+    );
+    report.metadata.owner_references = Some(vec![owner_reference(namespace)]);
+    report
+}
+
+fn owner_reference(namespace: &Namespace) -> OwnerReference {
+    OwnerReference {
+        api_version: Namespace::api_version(&()).into_owned(),
+        kind: Namespace::kind(&()).into_owned(),
+        name: namespace.name_any(),
+        uid: namespace.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    }
+}
+
+/// Whether the stored report already says what `desired` says; the
+/// evaluation time alone is no difference.
+pub fn unchanged(current: &NetworkPostureReport, desired: &NetworkPostureReport) -> (bool, bool) {
+    let meta_same = current.spec == desired.spec
+        && current.metadata.owner_references == desired.metadata.owner_references;
+    let status_same = match (&current.status, &desired.status) {
+        (Some(current), Some(desired)) => {
+            current.posture == desired.posture && current.conditions == desired.conditions
+        }
+        _ => false,
+    };
+    (meta_same, status_same)
+}
+
+impl Context {
+    /// The engine's verdicts for a namespace that should be reported.
+    pub fn evaluate(&self, name: &str) -> Option<NamespacePosture> {
+        let cluster = self.cluster();
+        let state = cluster.namespace(name)?;
+        if !state.declared || self.exclusion.excludes(name, state) {
+            return None;
+        }
+        let started = Instant::now();
+        let evaluator = Evaluator::new(&cluster, &self.settings);
+        let posture = evaluator.namespace(name);
+        self.metrics
+            .observe_evaluation(started.elapsed().as_secs_f64());
+        self.metrics.set_cni(evaluator.cni());
+        posture
+    }
+
+    async fn publish(
+        &self,
+        namespace: &Namespace,
+        posture: NamespacePosture,
+    ) -> Result<(), ReconcileError> {
+        let name = namespace.name_any();
+        let previous = self.reports.get(&ObjectRef::new(&name));
+        let desired = report_object(namespace, &posture, previous.as_deref());
+        let (meta_same, status_same) = previous
+            .as_deref()
+            .map_or((false, false), |current| unchanged(current, &desired));
+        if meta_same && status_same {
+            return Ok(());
+        }
+        let api: Api<NetworkPostureReport> = Api::all(self.client.clone());
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        if !meta_same {
+            let mut object = serde_json::json!({
+                "apiVersion": NetworkPostureReport::api_version(&()),
+                "kind": NetworkPostureReport::kind(&()),
+                "metadata": {"name": name, "ownerReferences": desired.metadata.owner_references},
+                "spec": desired.spec,
+            });
+            self.guarded_write(&name, "apply", async {
+                api.patch(&name, &params, &Patch::Apply(&mut object)).await
+            })
+            .await?;
+        }
+        if !status_same {
+            let status = serde_json::json!({
+                "apiVersion": NetworkPostureReport::api_version(&()),
+                "kind": NetworkPostureReport::kind(&()),
+                "metadata": {"name": name},
+                "status": desired.status,
+            });
+            self.guarded_write(&name, "apply status of", async {
+                api.patch_status(&name, &params, &Patch::Apply(&status))
+                    .await
+            })
+            .await?;
+            let was_covered = previous
+                .as_ref()
+                .and_then(|r| r.status.as_ref())
+                .map(|s| s.posture.covered);
+            if let Some(was_covered) = was_covered.filter(|was| *was != posture.covered) {
+                self.announce_coverage(namespace, &desired, was_covered)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Performs one write unless leadership was lost meanwhile; counts it.
+    async fn guarded_write<T>(
+        &self,
+        name: &str,
+        action: &'static str,
+        write: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<(), ReconcileError> {
+        if !self.leadership.is_leader() {
+            return Ok(());
+        }
+        match write.await {
+            Ok(_) => {
+                self.metrics.report_written();
+                tracing::debug!(report = name, action, "written");
+                Ok(())
+            }
+            Err(source) => {
+                self.metrics
+                    .report_write_failed(Failure::of(&source).as_str());
+                Err(ReconcileError::Write {
+                    action,
+                    name: name.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+
+    async fn announce_coverage(
+        &self,
+        namespace: &Namespace,
+        report: &NetworkPostureReport,
+        was_covered: bool,
+    ) {
+        let covered = report.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == condition_types::COVERED)
+        });
+        let (type_, reason) = if was_covered {
+            (EventType::Warning, "CoverageLost")
+        } else {
+            (EventType::Normal, "CoverageGained")
+        };
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: covered.map(|c| c.message.clone()),
+            action: "Evaluate".into(),
+            secondary: None,
+        };
+        let reference = ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Namespace".into()),
+            name: Some(namespace.name_any()),
+            // Stored in the namespace itself, so its owners can read it.
+            namespace: Some(namespace.name_any()),
+            uid: namespace.uid(),
+            ..Default::default()
+        };
+        match self.recorder.publish(&event, &reference).await {
+            Ok(()) => self.metrics.event_published(reason),
+            Err(error) => {
+                tracing::warn!(namespace = %namespace.name_any(), %error, "could not publish event")
+            }
+        }
+    }
+
+    /// A namespace that is gone or excluded: no metrics, no report.
+    pub fn forget_namespace(&self, name: &str) {
+        self.metrics.remove_namespace(name);
+        if self.leadership.is_leader() && self.reports.get(&ObjectRef::new(name)).is_some() {
+            self.delete_report(name.to_string());
+        }
+    }
+
+    fn delete_report(&self, name: String) {
+        let api: Api<NetworkPostureReport> = Api::all(self.client.clone());
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => {
+                    metrics.report_deleted();
+                    tracing::info!(report = %name, "deleted report of a namespace that is gone or excluded");
+                }
+                Err(error) if Failure::of(&error) == Failure::NotFound => {}
+                Err(error) => {
+                    metrics.report_write_failed(Failure::of(&error).as_str());
+                    tracing::warn!(report = %name, %error, "could not delete report");
+                }
+            }
+        });
+    }
+
+    /// Every namespace at once: refreshes all gauges, asks the controller to
+    /// reconcile namespaces whose report differs, and removes reports of
+    /// namespaces that are gone. Runs once all watches have listed, on
+    /// gaining leadership, and every resync period.
+    pub fn full_pass(&self) {
+        let started = Instant::now();
+        let mut stale = Vec::new();
+        let mut reported = std::collections::BTreeSet::new();
+        {
+            let cluster = self.cluster();
+            let evaluator = Evaluator::new(&cluster, &self.settings);
+            self.metrics.set_cni(evaluator.cni());
+            let (mut pods, mut policies) = (0, 0);
+            for (name, state) in cluster.namespaces() {
+                pods += state.pods.len();
+                policies += state.policies.len();
+                if !state.declared || self.exclusion.excludes(name, state) {
+                    self.metrics.remove_namespace(name);
+                    continue;
+                }
+                let Some(posture) = evaluator.namespace(name) else {
+                    continue;
+                };
+                self.metrics.set_namespace(name, &posture);
+                let report = self.reports.get(&ObjectRef::new(name));
+                let current = report
+                    .as_ref()
+                    .and_then(|r| r.status.as_ref())
+                    .map(|s| &s.posture);
+                if current != Some(&posture) {
+                    stale.push(name.clone());
+                }
+                reported.insert(name.clone());
+            }
+            self.metrics
+                .set_store_objects("Namespace", cluster.namespaces().count());
+            self.metrics.set_store_objects("Pod", pods);
+            self.metrics.set_store_objects("NetworkPolicy", policies);
+        }
+        let reports = self.reports.state();
+        self.metrics
+            .set_store_objects("NetworkPostureReport", reports.len());
+        for report in reports {
+            let name = report.name_any();
+            if !reported.contains(&name) {
+                self.forget_namespace(&name);
+            }
+        }
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            stale = stale.len(),
+            "full pass"
+        );
+        self.metrics.full_evaluation_done();
+        if self.leadership.is_leader() {
+            for name in stale {
+                self.trigger(netposture_engine::Affected::one(&name));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn namespace(name: &str) -> Namespace {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "uid": "u-1"}}))
+            .unwrap()
+    }
+
+    fn posture(covered: bool) -> NamespacePosture {
+        let mut cluster = netposture_engine::Cluster::default();
+        cluster.apply_namespace(&namespace("a"));
+        let mut posture = Evaluator::new(&cluster, &Default::default())
+            .namespace("a")
+            .unwrap();
+        posture.covered = covered;
+        posture
+    }
+
+    #[test]
+    fn evaluation_time_alone_is_no_change() {
+        let ns = namespace("a");
+        let first = report_object(&ns, &posture(false), None);
+        std::thread::sleep(Duration::from_millis(5));
+        let second = report_object(&ns, &posture(false), Some(&first));
+        assert_ne!(
+            first.status.as_ref().unwrap().last_evaluated,
+            second.status.as_ref().unwrap().last_evaluated
+        );
+        assert_eq!(unchanged(&first, &second), (true, true));
+    }
+
+    #[test]
+    fn changed_verdict_is_a_status_change_only() {
+        let ns = namespace("a");
+        let first = report_object(&ns, &posture(false), None);
+        let second = report_object(&ns, &posture(true), Some(&first));
+        assert_eq!(unchanged(&first, &second), (true, false));
+    }
+
+    #[test]
+    fn edited_or_missing_owner_is_a_metadata_change() {
+        let ns = namespace("a");
+        let desired = report_object(&ns, &posture(false), None);
+        let mut edited = desired.clone();
+        edited.metadata.owner_references = None;
+        assert_eq!(unchanged(&edited, &desired), (false, true));
+        let mut hand_edited = desired.clone();
+        hand_edited.status.as_mut().unwrap().posture.score = 100;
+        assert!(!unchanged(&hand_edited, &desired).1);
+    }
+
+    #[test]
+    fn report_is_owned_by_its_namespace() {
+        let owner = &report_object(&namespace("a"), &posture(false), None)
+            .metadata
+            .owner_references
+            .unwrap()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+            ("Namespace", "a", "u-1")
+        );
+        assert_eq!(owner.api_version, "v1");
+    }
+}

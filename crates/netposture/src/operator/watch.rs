@@ -1,0 +1,255 @@
+//! One task per watched kind: keeps the engine's index (or a reflector store)
+//! current and tells the controller which namespaces to re-evaluate. A watch
+//! that loses access or its resource starts over with a fresh list, so
+//! recovery never depends on an event that may never come.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt, watcher::watcher};
+use kube::{Api, Resource, ResourceExt};
+use netposture_api::NetworkPostureReport;
+use netposture_engine::{Affected, Cluster};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::context::Context;
+use super::failure::Failure;
+use super::health::WatchState;
+
+const RELIST_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const RELIST_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// A kind the operator watches, and what its events do to the index.
+pub trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static
+{
+    const KIND: &'static str;
+    /// Updates the index and returns the namespaces whose verdicts may change.
+    fn apply(&self, ctx: &Context) -> Affected;
+    fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected;
+    /// `(namespace, name)` of every object of this kind the index holds.
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)>;
+}
+
+fn key<K: Resource>(object: &K) -> (String, String) {
+    (object.namespace().unwrap_or_default(), object.name_any())
+}
+
+impl Watched for Pod {
+    const KIND: &'static str = "Pod";
+
+    fn apply(&self, ctx: &Context) -> Affected {
+        let (namespace, name) = key(self);
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_pod(&ctx.settings, &namespace, &name);
+        cluster.apply_pod(self);
+        before.merge(cluster.affected_by_pod(&ctx.settings, &namespace, &name))
+    }
+
+    fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected {
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_pod(&ctx.settings, namespace, name);
+        cluster.delete_pod(namespace, name);
+        before
+    }
+
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
+        indexed_names(cluster, "Pod", |state| state.pods.keys())
+    }
+}
+
+impl Watched for NetworkPolicy {
+    const KIND: &'static str = "NetworkPolicy";
+
+    fn apply(&self, ctx: &Context) -> Affected {
+        let (namespace, name) = key(self);
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_policy(&ctx.settings, &namespace, &name);
+        cluster.apply_policy(self);
+        before.merge(cluster.affected_by_policy(&ctx.settings, &namespace, &name))
+    }
+
+    fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected {
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_policy(&ctx.settings, namespace, name);
+        cluster.delete_policy(namespace, name);
+        before
+    }
+
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
+        indexed_names(cluster, "NetworkPolicy", |state| state.policies.keys())
+    }
+}
+
+impl Watched for Namespace {
+    const KIND: &'static str = "Namespace";
+
+    fn apply(&self, ctx: &Context) -> Affected {
+        let name = self.name_any();
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_namespace(&name);
+        cluster.apply_namespace(self);
+        before.merge(cluster.affected_by_namespace(&name))
+    }
+
+    fn delete(ctx: &Context, _: &str, name: &str) -> Affected {
+        let affected = {
+            let mut cluster = ctx.cluster_mut();
+            let affected = cluster.affected_by_namespace(name);
+            cluster.delete_namespace(name);
+            affected
+        };
+        ctx.forget_namespace(name);
+        affected
+    }
+
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
+        cluster
+            .namespaces()
+            .filter(|(_, state)| state.declared)
+            .map(|(name, _)| (String::new(), name.clone()))
+            .collect()
+    }
+}
+
+/// Reports feed the reflector store and the controller, not the index.
+impl Watched for NetworkPostureReport {
+    const KIND: &'static str = "NetworkPostureReport";
+
+    fn apply(&self, _: &Context) -> Affected {
+        Affected::Nothing
+    }
+
+    fn delete(_: &Context, _: &str, _: &str) -> Affected {
+        Affected::Nothing
+    }
+
+    fn indexed(_: &Cluster) -> BTreeSet<(String, String)> {
+        BTreeSet::new()
+    }
+}
+
+fn indexed_names<'a, I: Iterator<Item = &'a String>>(
+    cluster: &'a Cluster,
+    kind: &str,
+    names: impl Fn(&'a netposture_engine::cluster::NamespaceState) -> I,
+) -> BTreeSet<(String, String)> {
+    let mut keys = BTreeSet::new();
+    for (namespace, state) in cluster.namespaces() {
+        keys.extend(names(state).map(|n| (namespace.clone(), n.clone())));
+        keys.extend(
+            state
+                .rejected
+                .keys()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, n)| (namespace.clone(), n.clone())),
+        );
+    }
+    keys
+}
+
+/// Watches `K` until the process ends: applies every event to the index,
+/// passes it on to `forward` (a reflector feeding the controller) when given,
+/// and triggers re-evaluation of what it affects.
+pub async fn run<K: Watched>(
+    api: Api<K>,
+    config: watcher::Config,
+    ctx: Arc<Context>,
+    forward: Option<UnboundedSender<Event<K>>>,
+    strip: fn(&mut K),
+) {
+    let mut backoff = RELIST_BACKOFF_MIN;
+    loop {
+        let mut stream = watcher(api.clone(), config.clone())
+            .default_backoff()
+            .modify(strip)
+            .boxed();
+        let mut listed: BTreeSet<(String, String)> = BTreeSet::new();
+        while let Some(event) = stream.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(error) => {
+                    let failure = Failure::of_watch(&error);
+                    ctx.metrics.watch_error(K::KIND, failure.as_str());
+                    if failure.needs_relist() {
+                        let reason = unavailable_reason::<K>(failure, &error);
+                        tracing::error!(kind = K::KIND, %reason, "watch stopped; retrying");
+                        ctx.health.set(K::KIND, WatchState::Failing(reason));
+                        break;
+                    }
+                    tracing::warn!(kind = K::KIND, %error, "watch interrupted; resuming");
+                    continue;
+                }
+            };
+            ctx.metrics.watch_event(K::KIND);
+            match &event {
+                Event::Init => listed.clear(),
+                Event::InitApply(object) => {
+                    listed.insert(key(object));
+                    object.apply(&ctx);
+                }
+                Event::InitDone => {
+                    finish_list::<K>(&ctx, &listed);
+                    backoff = RELIST_BACKOFF_MIN;
+                }
+                Event::Apply(object) => ctx.trigger(object.apply(&ctx)),
+                Event::Delete(object) => {
+                    let (namespace, name) = key(object);
+                    ctx.trigger(K::delete(&ctx, &namespace, &name));
+                }
+            }
+            if let Some(forward) = &forward {
+                // The controller is gone only at shutdown.
+                let _ = forward.send(event);
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(RELIST_BACKOFF_MAX);
+    }
+}
+
+/// After a (re)list: forget what the list no longer has, mark the kind
+/// synced, and once every kind is, evaluate everything once.
+fn finish_list<K: Watched>(ctx: &Context, listed: &BTreeSet<(String, String)>) {
+    let gone: Vec<(String, String)> = K::indexed(&ctx.cluster())
+        .difference(listed)
+        .cloned()
+        .collect();
+    for (namespace, name) in &gone {
+        K::delete(ctx, namespace, name);
+    }
+    let was_ready = ctx.health.all_synced();
+    ctx.health.set(K::KIND, WatchState::Synced);
+    tracing::info!(
+        kind = K::KIND,
+        objects = listed.len(),
+        removed = gone.len(),
+        "listed"
+    );
+    if ctx.health.all_synced() && !was_ready {
+        tracing::info!("every watch has listed; evaluating all namespaces");
+    }
+    if ctx.health.all_synced() {
+        ctx.full_pass();
+    }
+}
+
+fn unavailable_reason<K: Watched>(failure: Failure, error: &watcher::Error) -> String {
+    match failure {
+        Failure::Forbidden => format!(
+            "forbidden to list/watch {}: grant the ClusterRole from deploy/ ({error})",
+            K::plural(&())
+        ),
+        Failure::NotFound if K::KIND == NetworkPostureReport::KIND => {
+            "CRD networkpostures.netposture.io is not installed: kubectl apply -f crds/".into()
+        }
+        _ => format!("{} not served: {error}", K::plural(&())),
+    }
+}

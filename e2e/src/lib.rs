@@ -1,0 +1,441 @@
+//! Harness for the end-to-end suite: a running local control plane (started
+//! by `just e2e` through `e2e/cluster.sh`), the operator binary run as its own
+//! ServiceAccount under the RBAC from `deploy/`, and helpers that poll the
+//! API with deadlines. Everything talks to the cluster through `kubectl`, as
+//! users do.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const OPERATOR_NAMESPACE: &str = "netposture-system";
+pub const SERVICE_ACCOUNT: &str = "netposture";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e/ sits in the repository")
+        .to_path_buf()
+}
+
+/// The control plane `just e2e` started; its state dir holds the kubeconfig.
+pub fn cluster_dir() -> PathBuf {
+    match std::env::var_os("NETPOSTURE_CLUSTER_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => panic!(
+            "NETPOSTURE_CLUSTER_DIR is not set: run the e2e suite with `just e2e`, which starts the local control plane"
+        ),
+    }
+}
+
+fn admin_kubeconfig() -> PathBuf {
+    cluster_dir().join("kubeconfig")
+}
+
+fn operator_binary() -> PathBuf {
+    std::env::var_os("NETPOSTURE_BIN")
+        .map(PathBuf::from)
+        .expect("NETPOSTURE_BIN names the netposture binary under test (set by `just e2e`)")
+}
+
+/// Runs kubectl as the cluster admin.
+pub fn kubectl(args: &[&str]) -> Output {
+    kubectl_with_input(args, None)
+}
+
+pub fn kubectl_with_input(args: &[&str], input: Option<&str>) -> Output {
+    let mut child = Command::new("kubectl")
+        .env("KUBECONFIG", admin_kubeconfig())
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    if let Some(input) = input {
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(input.as_bytes())
+            .expect("kubectl reads stdin");
+    }
+    child.wait_with_output().expect("kubectl finishes")
+}
+
+/// kubectl that must succeed; returns stdout.
+pub fn kubectl_ok(args: &[&str]) -> String {
+    let output = kubectl(args);
+    assert!(
+        output.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn apply(yaml: &str) {
+    let output = kubectl_with_input(&["apply", "-f", "-"], Some(yaml));
+    assert!(
+        output.status.success(),
+        "kubectl apply failed: {}\n{yaml}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Polls `probe` every 200 ms until it returns `Some`, or panics naming `what`.
+pub fn eventually<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if started.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The deploy/ manifests (CRD, namespace, RBAC) applied once per test process.
+pub fn install() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let deploy = repo_root().join("deploy");
+        kubectl_ok(&["apply", "-k", deploy.to_str().expect("UTF-8 path")]);
+        kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/networkpostures.netposture.io",
+            "--timeout=30s",
+        ]);
+        // The token controller creates the ServiceAccount shortly after apply.
+        eventually(
+            "the operator's ServiceAccount",
+            Duration::from_secs(30),
+            || {
+                kubectl(&[
+                    "-n",
+                    OPERATOR_NAMESPACE,
+                    "get",
+                    "serviceaccount",
+                    SERVICE_ACCOUNT,
+                ])
+                .status
+                .success()
+                .then_some(())
+            },
+        );
+    });
+}
+
+/// A kubeconfig that authenticates as the operator's ServiceAccount, so the
+/// operator runs with exactly the ClusterRole from deploy/.
+fn operator_kubeconfig() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        install();
+        let token = kubectl_ok(&[
+            "-n",
+            OPERATOR_NAMESPACE,
+            "create",
+            "token",
+            SERVICE_ACCOUNT,
+            "--duration=24h",
+        ]);
+        let server = kubectl_ok(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]);
+        let ca = kubectl_ok(&[
+            "config",
+            "view",
+            "--minify",
+            "--raw",
+            "-o",
+            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+        ]);
+        let config = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: netposture\n  user:\n    token: {}\ncontexts:\n- name: netposture\n  context: {{cluster: local, user: netposture}}\ncurrent-context: netposture\n",
+            token.trim()
+        );
+        let path = cluster_dir().join("netposture-sa.kubeconfig");
+        std::fs::write(&path, config).expect("kubeconfig written");
+        path
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// One `netposture operator` process. Dropping it kills the process.
+pub struct Operator {
+    pub identity: String,
+    pub metrics_port: u16,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Operator {
+    /// Starts a replica with a 3 s resync and the given extra flags.
+    pub fn start(identity: &str, extra: &[&str]) -> Operator {
+        let kubeconfig = operator_kubeconfig();
+        let metrics_port = free_port();
+        let log = cluster_dir().join(format!("operator-{identity}.log"));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(operator_binary())
+            .arg("operator")
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .args(["--identity", identity, "--resync-period", "3s"])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAMESPACE", OPERATOR_NAMESPACE)
+            .env("RUST_LOG", "info,netposture=debug")
+            .stdout(log_file.try_clone().expect("log file"))
+            .stderr(log_file)
+            .spawn()
+            .expect("operator starts");
+        Operator {
+            identity: identity.to_string(),
+            metrics_port,
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Starts one replica and waits until it is ready and leading.
+    pub fn start_leading(identity: &str) -> Operator {
+        let operator = Operator::start(identity, &[]);
+        operator.wait_ready();
+        eventually(
+            &format!("{identity} to lead"),
+            Duration::from_secs(40),
+            || (operator.metric("netposture_leader", &[]) == Some(1.0)).then_some(()),
+        );
+        operator
+    }
+
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.metrics_port, path)
+    }
+
+    pub fn wait_ready(&self) {
+        eventually(
+            &format!("{} /readyz", self.identity),
+            Duration::from_secs(30),
+            || {
+                self.get("/readyz")
+                    .filter(|(code, _)| *code == 200)
+                    .map(|_| ())
+            },
+        );
+    }
+
+    /// The value of one series, with labels given as `key="value"` pairs.
+    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        metric_value(&body, name, labels)
+    }
+
+    pub fn metrics_text(&self) -> String {
+        self.get("/metrics")
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().ok()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        None
+    }
+
+    /// SIGKILL: a crash, no lease release.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- log of operator {} ---\n{}", self.identity, self.log());
+        }
+        self.kill();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((code, body))
+}
+
+/// Finds `name{labels...} value` in an OpenMetrics text; labels may be a subset.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (series_name, series_labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let wanted = series_name == name
+            && labels
+                .iter()
+                .all(|(k, v)| series_labels.contains(&format!("{k}=\"{v}\"")));
+        if wanted { value.parse().ok() } else { None }
+    })
+}
+
+/// A fresh namespace for one test, deleted afterwards.
+pub struct TestNamespace {
+    pub name: String,
+}
+
+impl TestNamespace {
+    pub fn new(prefix: &str) -> TestNamespace {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        kubectl_ok(&["create", "namespace", &name]);
+        TestNamespace { name }
+    }
+
+    pub fn apply(&self, yaml: &str) {
+        apply(&yaml.replace("NAMESPACE", &self.name));
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        let _ = kubectl(&["delete", "namespace", &self.name, "--wait=false"]);
+    }
+}
+
+/// The report of `namespace` as JSON, if it exists.
+pub fn report(namespace: &str) -> Option<Value> {
+    let output = kubectl(&["get", "networkposture", namespace, "-o", "json"]);
+    if !output.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+/// Waits until the report exists and `check` holds on it; returns it.
+pub fn report_where(namespace: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    eventually(
+        &format!("report {namespace}: {what}"),
+        Duration::from_secs(30),
+        || report(namespace).filter(|r| check(r)),
+    )
+}
+
+pub fn status_flag(report: &Value, field: &str) -> Option<bool> {
+    report["status"][field].as_bool()
+}
+
+pub fn resource_versions() -> Vec<(String, String)> {
+    let text = kubectl_ok(&[
+        "get",
+        "networkpostures",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}",
+    ]);
+    let mut versions: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Runs an `e2e/cluster.sh` subcommand on the suite's control plane.
+pub fn cluster_sh(command: &str) {
+    let status = Command::new(repo_root().join("e2e/cluster.sh"))
+        .args([command, cluster_dir().to_str().expect("UTF-8 path")])
+        .status()
+        .expect("cluster.sh runs");
+    assert!(status.success(), "e2e/cluster.sh {command} failed");
+}
+
+/// A calico-node pod in kube-system: the engine then knows the CNI enforces policy.
+pub const CALICO_NODE: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: calico-node-e2e, namespace: kube-system, labels: {k8s-app: calico-node}}
+spec:
+  hostNetwork: true
+  containers: [{name: calico-node, image: 'calico/node:v3.27.0'}]
+";
+
+pub const DENY_ALL: &str = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: NAMESPACE}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+";
+
+pub const ALLOW_DNS: &str = "apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: NAMESPACE}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]
+";
+
+pub const WEB_POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: NAMESPACE, labels: {app: web}}
+spec: {containers: [{name: web, image: nginx}]}
+";

@@ -1,0 +1,154 @@
+//! The operator recovers on its own from control-plane restarts, lost
+//! permissions and a deleted CRD, and catches up with what changed meanwhile.
+
+use std::time::{Duration, Instant};
+
+use netposture_e2e::*;
+
+fn ready(operator: &Operator) -> bool {
+    operator.get("/readyz").is_some_and(|(code, _)| code == 200)
+}
+
+fn restart_and_catch_up(component: &str) {
+    install();
+    let mut operator = Operator::start_leading(&format!("faults-{component}"));
+    let ns = TestNamespace::new(&format!("e2e-{component}"));
+    report_where(&ns.name, "exists", |_| true);
+
+    let started = Instant::now();
+    cluster_sh(&format!("restart-{component}"));
+    // Made right after the restart, while the operator is still reconnecting.
+    ns.apply(DENY_ALL);
+    report_where(&ns.name, "the change made after the restart", |r| {
+        status_flag(r, "defaultDenyEgress") == Some(true)
+    });
+    eprintln!(
+        "{component} restart: reports caught up {:?} after the restart began",
+        started.elapsed()
+    );
+    assert!(
+        operator.is_running(),
+        "the operator survived without a restart"
+    );
+    eventually("ready again", Duration::from_secs(30), || {
+        ready(&operator).then_some(())
+    });
+    assert!(!operator.log().contains("panicked"), "{}", operator.log());
+}
+
+#[test]
+fn api_server_restart_is_survived_and_caught_up() {
+    restart_and_catch_up("apiserver");
+}
+
+#[test]
+fn etcd_restart_is_survived_and_caught_up() {
+    restart_and_catch_up("etcd");
+}
+
+const ROLE_WITHOUT_POLICIES: &str = r#"[{"op":"remove","path":"/rules/1"}]"#;
+
+#[test]
+fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
+    install();
+    let deploy = repo_root().join("deploy");
+    kubectl_ok(&[
+        "patch",
+        "clusterrole",
+        "netposture",
+        "--type=json",
+        "-p",
+        ROLE_WITHOUT_POLICIES,
+    ]);
+    // Short watches, so the revocation is noticed within seconds, not minutes.
+    let operator = Operator::start("faults-rbac", &["--watch-timeout", "5s"]);
+    let unready = eventually("not ready while forbidden", Duration::from_secs(30), || {
+        operator
+            .get("/readyz")
+            .filter(|(code, _)| *code == 503)
+            .map(|(_, body)| body)
+    });
+    assert!(
+        unready.contains("NetworkPolicy") && unready.contains("forbidden"),
+        "{unready}"
+    );
+    eventually(
+        "the forbidden watch counted",
+        Duration::from_secs(20),
+        || {
+            operator
+                .metric(
+                    "netposture_watch_errors_total",
+                    &[("kind", "NetworkPolicy"), ("reason", "forbidden")],
+                )
+                .filter(|v| *v >= 1.0)
+        },
+    );
+    assert!(operator.log().contains("forbidden"), "the log says why");
+
+    let ns = TestNamespace::new("e2e-rbac");
+    ns.apply(DENY_ALL);
+    kubectl_ok(&["apply", "-k", deploy.to_str().unwrap()]);
+    eventually(
+        "ready after the permission returns",
+        Duration::from_secs(60),
+        || ready(&operator).then_some(()),
+    );
+    report_where(&ns.name, "the policy made while forbidden", |r| {
+        status_flag(r, "defaultDenyIngress") == Some(true)
+    });
+
+    // Revoked while running: noticed when the watch is renewed.
+    kubectl_ok(&[
+        "patch",
+        "clusterrole",
+        "netposture",
+        "--type=json",
+        "-p",
+        ROLE_WITHOUT_POLICIES,
+    ]);
+    eventually(
+        "not ready after revocation",
+        Duration::from_secs(40),
+        || (!ready(&operator)).then_some(()),
+    );
+    kubectl_ok(&["apply", "-k", deploy.to_str().unwrap()]);
+    eventually("ready again", Duration::from_secs(60), || {
+        ready(&operator).then_some(())
+    });
+}
+
+#[test]
+fn deleted_crd_makes_it_unready_and_reports_return_with_the_crd() {
+    install();
+    let operator = Operator::start_leading("faults-crd");
+    let ns = TestNamespace::new("e2e-crd");
+    ns.apply(DENY_ALL);
+    report_where(&ns.name, "default deny", |r| {
+        status_flag(r, "defaultDenyIngress") == Some(true)
+    });
+
+    kubectl_ok(&["delete", "crd", "networkpostures.netposture.io"]);
+    let body = eventually("not ready without the CRD", Duration::from_secs(40), || {
+        operator
+            .get("/readyz")
+            .filter(|(code, _)| *code == 503)
+            .map(|(_, body)| body)
+    });
+    assert!(body.contains("CRD"), "{body}");
+
+    let crd_file = repo_root().join("crds/networkpostures.netposture.io.yaml");
+    kubectl_ok(&["apply", "-f", crd_file.to_str().unwrap()]);
+    kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/networkpostures.netposture.io",
+        "--timeout=30s",
+    ]);
+    report_where(&ns.name, "report back after the CRD returns", |r| {
+        status_flag(r, "defaultDenyIngress") == Some(true)
+    });
+    eventually("ready again", Duration::from_secs(40), || {
+        ready(&operator).then_some(())
+    });
+}
