@@ -46,10 +46,14 @@ bench:
 crds:
     cargo run -q --locked -p netposture -- crd > crds/networkpostures.netposture.io.yaml
 
-# Start the local control plane (first run builds it, ~8 min; then ~10 s).
+# The main job: a local control plane, the operator, the example cluster and its reports.
+demo:
+    e2e/demo.sh up
+
+# Stop the demo's operator and control plane.
+down:
+    e2e/demo.sh down
+
+# Start only the local control plane (first run builds it, ~8 min; then ~10 s).
 cluster-up dir="/tmp/netposture-cluster":
     e2e/cluster.sh up {{dir}}
-
-# Stop the local control plane.
-down dir="/tmp/netposture-cluster":
-    e2e/cluster.sh down {{dir}}

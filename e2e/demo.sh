@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# e2e/demo.sh - the README's main job (`just demo`): a local control plane, the
+# operator running as its own ServiceAccount, the example cluster applied, and
+# the reports it produces.
+#
+#   e2e/demo.sh up     start (or reuse) everything and print the reports
+#   e2e/demo.sh down   stop the operator and the control plane
+#
+# State lives in $NETPOSTURE_CLUSTER_DIR (default /tmp/netposture-cluster).
+# The example workloads become Pod objects, because the local control plane
+# has no kubelet to create them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+readonly DIR=${NETPOSTURE_CLUSTER_DIR:-/tmp/netposture-cluster}
+readonly METRICS_ADDR=${NETPOSTURE_DEMO_METRICS_ADDR:-127.0.0.1:18080}
+readonly EXAMPLE_NAMESPACES=(shop payments dev monitoring analytics)
+
+log() { printf 'demo: %s\n' "$*" >&2; }
+
+operator_running() {
+  [[ -s $DIR/operator.pid ]] && kill -0 "$(<"$DIR/operator.pid")" 2>/dev/null
+}
+
+stop_operator() {
+  if operator_running; then
+    kill -TERM "$(<"$DIR/operator.pid")"
+    for _ in $(seq 50); do operator_running || break; sleep 0.2; done
+    log "operator stopped"
+  fi
+  rm -f "$DIR/operator.pid"
+}
+
+# A kubeconfig for the operator's ServiceAccount: it runs with exactly the
+# ClusterRole from deploy/, as it would in a cluster.
+write_operator_kubeconfig() {
+  local token server ca
+  token=$(kubectl -n netposture-system create token netposture --duration=24h)
+  server=$(kubectl config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
+  ca=$(kubectl config view --minify --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
+  cat >"$DIR/operator.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
+users: [{name: netposture, user: {token: "$token"}}]
+contexts: [{name: netposture, context: {cluster: local, user: netposture}}]
+current-context: netposture
+EOF
+}
+
+# One Pod per replica of every example workload, from its pod template.
+workload_pods() {
+  kubectl get deployments,statefulsets,daemonsets -A -o json | jq '{
+    apiVersion: "v1", kind: "List",
+    items: [.items[]
+      | select(.metadata.namespace != "netposture-system")
+      | . as $w
+      | range(0; (if $w.kind == "DaemonSet" then 1 else ($w.spec.replicas // 1) end))
+      | {apiVersion: "v1", kind: "Pod",
+         metadata: {name: "\($w.metadata.name)-\(.)", namespace: $w.metadata.namespace,
+                    labels: $w.spec.template.metadata.labels},
+         spec: $w.spec.template.spec}]}'
+}
+
+cmd_up() {
+  e2e/cluster.sh up "$DIR"
+  # shellcheck disable=SC1091
+  . "$DIR/env"
+  local target=${CARGO_TARGET_DIR:-target}
+  log "building the operator (release)"
+  cargo build --release --locked -q -p netposture
+  local bin=$target/release/netposture
+
+  kubectl apply -k deploy/ >/dev/null
+  kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
+  until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
+  write_operator_kubeconfig
+
+  stop_operator
+  KUBECONFIG=$DIR/operator.kubeconfig POD_NAMESPACE=netposture-system \
+    setsid "$bin" operator --metrics-addr "$METRICS_ADDR" --identity demo \
+    >"$DIR/logs/operator.log" 2>&1 </dev/null &
+  echo $! >"$DIR/operator.pid"
+  log "operator started (pid $(<"$DIR/operator.pid"), log $DIR/logs/operator.log)"
+
+  log "applying examples/cluster"
+  # The 1.20 control plane serves CronJob only as batch/v1beta1, so the one
+  # batch/v1 CronJob in examples/cluster/dev.yaml is refused; the rest applies.
+  kubectl apply -f examples/cluster 2>&1 >/dev/null |
+    grep -v -e 'kind "CronJob" in version "batch/v1"' -e 'ensure CRDs are installed first' >&2 || true
+  workload_pods | kubectl apply -f - >/dev/null
+
+  log "waiting for the reports"
+  local deadline=$((SECONDS + 60)) ns
+  for ns in "${EXAMPLE_NAMESPACES[@]}"; do
+    until kubectl get networkposture "$ns" >/dev/null 2>&1; do
+      ((SECONDS < deadline)) || { log "no report for $ns; see $DIR/logs/operator.log"; exit 1; }
+      sleep 0.5
+    done
+  done
+  sleep 2 # let the last changes settle into the reports
+
+  echo
+  echo "\$ kubectl get networkpostures"
+  kubectl get networkpostures
+  echo
+  echo "\$ curl -s http://$METRICS_ADDR/metrics | grep ..."
+  curl -s "http://$METRICS_ADDR/metrics" |
+    grep -E '^netposture_(namespaces|cni_info|leader|namespace_covered\{namespace="(shop|analytics)")' || true
+  cat <<EOF
+
+Look further (first point kubectl at the demo cluster: . $DIR/env):
+  kubectl get networkposture analytics -o yaml   checks, evidence, remediation
+  kubectl wait networkposture/payments --for=condition=Covered --timeout=5s
+  kubectl get events.events.k8s.io -A            coverage lost or gained
+  curl -s http://$METRICS_ADDR/metrics   every metric
+  $DIR/logs/operator.log   the operator's log
+Change something, e.g. give dev a default deny, and watch its report follow:
+  kubectl -n dev create -f - <<<'{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+    "metadata": {"name": "default-deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}'
+  kubectl get npr dev -w
+Stop everything: just down
+EOF
+}
+
+cmd_down() {
+  stop_operator
+  if [[ -s $DIR/env ]]; then
+    e2e/cluster.sh down "$DIR"
+  fi
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  *)
+    echo "usage: e2e/demo.sh up|down" >&2
+    exit 2
+    ;;
+esac
