@@ -1,5 +1,6 @@
 //! What the watch tasks, the reconciler and the HTTP server share.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub struct Context {
     pub leadership: Leadership,
     pub recorder: Recorder,
     triggers: UnboundedSender<ObjectRef<Namespace>>,
+    /// Every kind has listed once: the index is complete enough to publish.
+    loaded: AtomicBool,
 }
 
 pub struct ContextParts {
@@ -58,7 +61,19 @@ impl Context {
             leadership: parts.leadership,
             recorder: parts.recorder,
             triggers: parts.triggers,
+            loaded: AtomicBool::new(false),
         }
+    }
+
+    /// Whether every kind has listed at least once. A later failure of one
+    /// watch keeps the rest of the index usable, so this never turns false.
+    pub fn loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Called after each (re)list; true the first time every kind is synced.
+    pub fn mark_loaded_if_synced(&self) -> bool {
+        self.health.all_synced() && !self.loaded.swap(true, Ordering::AcqRel)
     }
 
     // A panic while holding the lock leaves the index as the last complete
@@ -75,7 +90,7 @@ impl Context {
     /// watch has listed, nothing is asked: the full pass after the last list
     /// covers it, and evaluating a half-loaded index would publish wrong reports.
     pub fn trigger(&self, affected: Affected) {
-        if !self.health.all_synced() {
+        if !self.loaded() {
             return;
         }
         let names = affected.resolve(&self.cluster());

@@ -11,6 +11,8 @@ pub enum Failure {
     NotFound,
     /// Someone else changed the object first.
     Conflict,
+    /// A watch's resourceVersion is too old (410 Gone): relist.
+    Expired,
     /// The API server did not answer (restarting, network, timeout).
     Unavailable,
     /// The API server refused the request otherwise.
@@ -23,6 +25,7 @@ impl Failure {
             Failure::Forbidden => "forbidden",
             Failure::NotFound => "not-found",
             Failure::Conflict => "conflict",
+            Failure::Expired => "expired",
             Failure::Unavailable => "unavailable",
             Failure::Rejected => "rejected",
         }
@@ -34,6 +37,7 @@ impl Failure {
                 403 => Failure::Forbidden,
                 404 => Failure::NotFound,
                 409 => Failure::Conflict,
+                410 => Failure::Expired,
                 429 | 500.. => Failure::Unavailable,
                 _ => Failure::Rejected,
             },
@@ -74,6 +78,7 @@ mod tests {
         assert_eq!(Failure::of(&api(403)), Failure::Forbidden);
         assert_eq!(Failure::of(&api(404)), Failure::NotFound);
         assert_eq!(Failure::of(&api(409)), Failure::Conflict);
+        assert_eq!(Failure::of(&api(410)), Failure::Expired);
         assert_eq!(Failure::of(&api(503)), Failure::Unavailable);
         assert_eq!(Failure::of(&api(422)), Failure::Rejected);
     }

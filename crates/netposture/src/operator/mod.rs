@@ -303,7 +303,7 @@ async fn follow_leadership(ctx: Arc<Context>) {
         }
         was_leader = leader;
         tracing::info!(leader, "leadership changed");
-        if leader && ctx.health.all_synced() {
+        if leader && ctx.loaded() {
             ctx.full_pass();
         }
     }
@@ -314,7 +314,7 @@ async fn resync_loop(ctx: Arc<Context>) {
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        if ctx.health.all_synced() {
+        if ctx.loaded() {
             ctx.full_pass();
         }
     }

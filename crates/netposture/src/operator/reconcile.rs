@@ -47,6 +47,11 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let name = namespace.name_any();
+    // Before every kind has listed, the index is partial; the full pass that
+    // follows the last list reconciles whatever differs.
+    if !ctx.loaded() {
+        return Ok(Action::await_change());
+    }
     if namespace.meta().deletion_timestamp.is_some() {
         // Garbage collection removes the report with the namespace.
         return Ok(Action::await_change());

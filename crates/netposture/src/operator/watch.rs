@@ -218,14 +218,10 @@ pub async fn run<K: Watched>(
 /// After a (re)list: forget what the list no longer has, mark the kind
 /// synced, and once every kind is, evaluate everything once.
 fn finish_list<K: Watched>(ctx: &Context, listed: &BTreeSet<(String, String)>) {
-    let gone: Vec<(String, String)> = K::indexed(&ctx.cluster())
-        .difference(listed)
-        .cloned()
-        .collect();
+    let gone = vanished(&K::indexed(&ctx.cluster()), listed);
     for (namespace, name) in &gone {
         K::delete(ctx, namespace, name);
     }
-    let was_ready = ctx.health.all_synced();
     ctx.health.set(K::KIND, WatchState::Synced);
     tracing::info!(
         kind = K::KIND,
@@ -233,12 +229,22 @@ fn finish_list<K: Watched>(ctx: &Context, listed: &BTreeSet<(String, String)>) {
         removed = gone.len(),
         "listed"
     );
-    if ctx.health.all_synced() && !was_ready {
+    if ctx.mark_loaded_if_synced() {
         tracing::info!("every watch has listed; evaluating all namespaces");
     }
-    if ctx.health.all_synced() {
+    // After the first complete load, every relist may have changed anything.
+    if ctx.loaded() {
         ctx.full_pass();
     }
+}
+
+/// Objects the index holds that a fresh list no longer has: deleted while
+/// the watch was down or expired, so no Delete event will ever come.
+fn vanished(
+    indexed: &BTreeSet<(String, String)>,
+    listed: &BTreeSet<(String, String)>,
+) -> Vec<(String, String)> {
+    indexed.difference(listed).cloned().collect()
 }
 
 fn unavailable_reason<K: Watched>(failure: Failure, error: &watcher::Error) -> String {
@@ -251,5 +257,54 @@ fn unavailable_reason<K: Watched>(failure: Failure, error: &watcher::Error) -> S
             "CRD networkpostures.netposture.io is not installed: kubectl apply -f crds/".into()
         }
         _ => format!("{} not served: {error}", K::plural(&())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(objects: &[serde_json::Value]) -> Cluster {
+        let mut cluster = Cluster::default();
+        for object in objects {
+            match object["kind"].as_str() {
+                Some("Pod") => cluster.apply_pod(&serde_json::from_value(object.clone()).unwrap()),
+                Some("NetworkPolicy") => {
+                    cluster.apply_policy(&serde_json::from_value(object.clone()).unwrap())
+                }
+                _ => unreachable!(),
+            }
+        }
+        cluster
+    }
+
+    fn keys(list: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+        list.iter()
+            .map(|(n, m)| (n.to_string(), m.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn relist_finds_objects_deleted_while_unwatched_including_rejected_ones() {
+        let cluster = index(&[
+            serde_json::json!({"kind": "Pod", "metadata": {"name": "kept", "namespace": "a"}}),
+            serde_json::json!({"kind": "Pod", "metadata": {"name": "gone", "namespace": "a"}}),
+            // Rejected (bad label value): held as a finding, and must go too.
+            serde_json::json!({"kind": "Pod", "metadata": {"name": "bad", "namespace": "b", "labels": {"x": "not valid!"}}}),
+            serde_json::json!({"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": "a"}, "spec": {"podSelector": {}}}),
+        ]);
+        assert_eq!(
+            Pod::indexed(&cluster),
+            keys(&[("a", "gone"), ("a", "kept"), ("b", "bad")])
+        );
+        assert_eq!(NetworkPolicy::indexed(&cluster), keys(&[("a", "p")]));
+        let listed = keys(&[("a", "kept")]);
+        assert_eq!(
+            vanished(&Pod::indexed(&cluster), &listed),
+            [
+                ("a".to_string(), "gone".to_string()),
+                ("b".to_string(), "bad".to_string())
+            ]
+        );
     }
 }
