@@ -71,7 +71,9 @@ cmd_up() {
   cargo build --release --locked -q -p netposture
   local bin=$target/release/netposture
 
-  kubectl apply -k deploy/ >/dev/null
+  # The CRD, RBAC and the operator's own NetworkPolicies of deploy/; the
+  # operator runs here as a local process instead of the Deployment.
+  kubectl apply -f crds/networkpostures.netposture.io.yaml -f deploy/namespace.yaml -f deploy/rbac.yaml -f deploy/networkpolicy.yaml >/dev/null
   kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
   until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
   write_operator_kubeconfig

@@ -108,12 +108,33 @@ pub fn eventually<T>(what: &str, deadline: Duration, mut probe: impl FnMut() -> 
     }
 }
 
-/// The deploy/ manifests (CRD, namespace, RBAC) applied once per test process.
+/// What the suite installs for real: the CRD, the namespace and the RBAC of
+/// deploy/ (the operator itself runs as a local process).
+pub fn apply_crd_and_rbac() {
+    let root = repo_root();
+    for file in [
+        "crds/networkpostures.netposture.io.yaml",
+        "deploy/namespace.yaml",
+        "deploy/rbac.yaml",
+    ] {
+        kubectl_ok(&["apply", "-f", root.join(file).to_str().expect("UTF-8 path")]);
+    }
+}
+
+/// deploy/ installed once per test process: the whole kustomization is
+/// validated by the API server (dry run), and its CRD and RBAC applied.
 pub fn install() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
+        apply_crd_and_rbac();
+        // The namespaced objects need the namespace to exist, hence after the apply.
         let deploy = repo_root().join("deploy");
-        kubectl_ok(&["apply", "-k", deploy.to_str().expect("UTF-8 path")]);
+        kubectl_ok(&[
+            "apply",
+            "--dry-run=server",
+            "-k",
+            deploy.to_str().expect("UTF-8 path"),
+        ]);
         kubectl_ok(&[
             "wait",
             "--for=condition=Established",

@@ -51,7 +51,6 @@ const ROLE_WITHOUT_POLICIES: &str = r#"[{"op":"remove","path":"/rules/1"}]"#;
 #[test]
 fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
     install();
-    let deploy = repo_root().join("deploy");
     kubectl_ok(&[
         "patch",
         "clusterrole",
@@ -88,7 +87,7 @@ fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
 
     let ns = TestNamespace::new("e2e-rbac");
     ns.apply(DENY_ALL);
-    kubectl_ok(&["apply", "-k", deploy.to_str().unwrap()]);
+    apply_crd_and_rbac();
     eventually(
         "ready after the permission returns",
         Duration::from_secs(60),
@@ -112,7 +111,7 @@ fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
         Duration::from_secs(40),
         || (!ready(&operator)).then_some(()),
     );
-    kubectl_ok(&["apply", "-k", deploy.to_str().unwrap()]);
+    apply_crd_and_rbac();
     eventually("ready again", Duration::from_secs(60), || {
         ready(&operator).then_some(())
     });

@@ -273,3 +273,32 @@ fn cni_flag_overrides_detection() {
     assert_eq!(web["cni"]["capable"], "True");
     assert_eq!(web["covered"], true);
 }
+
+#[test]
+fn install_manifests_pass_their_own_checks() {
+    let deploy = repo("deploy");
+    let out = netposture(&[
+        "scan",
+        "-f",
+        deploy.to_str().unwrap(),
+        "--cni",
+        "calico",
+        "-n",
+        "netposture-system",
+        "--fail-on",
+        "uncovered,egress-open,dns-blocked,unprotected-pods,invalid-objects",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status = &list["items"][0]["status"];
+    assert_eq!(status["covered"], true, "{status}");
+    // The Deployment's pod template stands in for the operator's pods.
+    assert_eq!(status["pods"]["total"], 1, "{status}");
+}

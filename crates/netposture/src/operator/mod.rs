@@ -8,6 +8,8 @@ pub mod health;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+#[cfg(test)]
+mod monitoring_files;
 mod reconcile;
 mod watch;
 
