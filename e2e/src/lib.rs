@@ -239,7 +239,11 @@ impl Operator {
 
     /// Starts one replica and waits until it is ready and leading.
     pub fn start_leading(identity: &str) -> Operator {
-        let operator = Operator::start(identity, &[]);
+        Operator::start_leading_with(identity, &[])
+    }
+
+    pub fn start_leading_with(identity: &str, extra: &[&str]) -> Operator {
+        let operator = Operator::start(identity, extra);
         operator.wait_ready();
         eventually(
             &format!("{identity} to lead"),
@@ -291,6 +295,16 @@ impl Operator {
         }
         let _ = child.kill();
         None
+    }
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the process: a stalled replica.
+    pub fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("operator is running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} failed");
     }
 
     /// SIGKILL: a crash, no lease release.

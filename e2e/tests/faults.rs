@@ -46,6 +46,40 @@ fn etcd_restart_is_survived_and_caught_up() {
     restart_and_catch_up("etcd");
 }
 
+#[test]
+fn expired_watch_relists_and_catches_the_deletion_it_missed() {
+    install();
+    // Watches last 3 s, so a frozen replica holds no open watch for long.
+    let operator = Operator::start_leading_with("faults-expiry", &["--watch-timeout", "3s"]);
+    let ns = TestNamespace::new("e2e-expiry");
+    ns.apply(DENY_ALL);
+    report_where(&ns.name, "default deny", |r| {
+        status_flag(r, "defaultDenyIngress") == Some(true)
+    });
+
+    // While the operator is frozen and its watches have ended, the policy
+    // goes and the API server restarts: its new watch cache starts after the
+    // deletion, so resuming the old watch is answered 410 Gone and only a
+    // relist can see the deletion.
+    operator.signal("-STOP");
+    std::thread::sleep(Duration::from_secs(5));
+    kubectl_ok(&["-n", &ns.name, "delete", "networkpolicy", "default-deny"]);
+    cluster_sh("restart-apiserver");
+    operator.signal("-CONT");
+    report_where(&ns.name, "the deletion missed while frozen", |r| {
+        status_flag(r, "defaultDenyIngress") == Some(false)
+    });
+    let expired = operator.metric(
+        "netposture_watch_errors_total",
+        &[("kind", "NetworkPolicy"), ("reason", "expired")],
+    );
+    assert!(
+        expired.unwrap_or(0.0) >= 1.0,
+        "a 410 was seen: {}",
+        operator.metrics_text()
+    );
+}
+
 const ROLE_WITHOUT_POLICIES: &str = r#"[{"op":"remove","path":"/rules/1"}]"#;
 
 #[test]
