@@ -253,3 +253,63 @@ fn excluded_and_opted_out_namespaces_get_no_report() {
         "NoDefaultDenyIngress"
     );
 }
+
+fn policy_report_rule(namespace: &str, rule: &str) -> Option<String> {
+    let output = kubectl(&[
+        "-n",
+        namespace,
+        "get",
+        "policyreports.wgpolicyk8s.io",
+        "netposture",
+        "-o",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    report["results"]
+        .as_array()?
+        .iter()
+        .find(|r| r["rule"] == rule)
+        .and_then(|r| r["result"].as_str().map(str::to_string))
+}
+
+#[test]
+fn policy_reports_appear_with_their_crd_and_follow_the_verdicts() {
+    install();
+    let crd = repo_root().join("e2e/fixtures/policyreport-crd.yaml");
+    let crd = crd.to_str().unwrap();
+    let _ = kubectl(&["delete", "-f", crd, "--ignore-not-found"]);
+    let operator = Operator::start_leading_with("reports-polr", &["--policy-reports"]);
+    let ns = TestNamespace::new("e2e-polr");
+    report_where(&ns.name, "exists", |_| true);
+
+    kubectl_ok(&["apply", "-f", crd]);
+    kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/policyreports.wgpolicyk8s.io",
+        "--timeout=30s",
+    ]);
+    eventually(
+        "a PolicyReport once the CRD exists",
+        Duration::from_secs(30),
+        || {
+            (policy_report_rule(&ns.name, "default-deny-ingress").as_deref() == Some("fail"))
+                .then_some(())
+        },
+    );
+    ns.apply(DENY_ALL);
+    eventually(
+        "the PolicyReport to follow the verdict",
+        Duration::from_secs(30),
+        || {
+            (policy_report_rule(&ns.name, "default-deny-ingress").as_deref() == Some("pass"))
+                .then_some(())
+        },
+    );
+    assert!(
+        !operator.log().contains("could not write PolicyReport"),
+        "{}",
+        operator.log()
+    );
+    kubectl_ok(&["delete", "-f", crd]);
+}

@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::health::Health;
 use super::leader::Leadership;
 use super::metrics::Metrics;
+use super::policy_report::PolicyReports;
 use crate::config::Exclusion;
 
 pub struct Context {
@@ -32,6 +33,9 @@ pub struct Context {
     triggers: UnboundedSender<ObjectRef<Namespace>>,
     /// Every kind has listed once: the index is complete enough to publish.
     loaded: AtomicBool,
+    /// PolicyReport output, when asked for; it writes only while the CRD exists.
+    pub policy_reports: Option<PolicyReports>,
+    pub policy_reports_available: AtomicBool,
 }
 
 pub struct ContextParts {
@@ -45,6 +49,7 @@ pub struct ContextParts {
     pub leadership: Leadership,
     pub recorder: Recorder,
     pub triggers: UnboundedSender<ObjectRef<Namespace>>,
+    pub policy_reports: Option<PolicyReports>,
 }
 
 impl Context {
@@ -62,6 +67,8 @@ impl Context {
             recorder: parts.recorder,
             triggers: parts.triggers,
             loaded: AtomicBool::new(false),
+            policy_reports: parts.policy_reports,
+            policy_reports_available: AtomicBool::new(false),
         }
     }
 
@@ -97,6 +104,29 @@ impl Context {
         for name in names {
             // The receiver lives as long as the controller; after shutdown nothing needs asking.
             let _ = self.triggers.send(ObjectRef::new(&name));
+        }
+    }
+
+    pub fn policy_reports_available(&self) -> bool {
+        self.policy_reports_available.load(Ordering::Acquire)
+    }
+
+    /// Re-checks whether PolicyReports can be written; when the CRD appears,
+    /// every namespace is reconciled so each gets its PolicyReport.
+    pub async fn refresh_policy_reports(&self) {
+        let Some(reports) = &self.policy_reports else {
+            return;
+        };
+        let available = reports.available().await;
+        let was = self
+            .policy_reports_available
+            .swap(available, Ordering::AcqRel);
+        if available && !was {
+            tracing::info!("PolicyReport CRD found: writing a PolicyReport per namespace");
+            reports.reset();
+            self.trigger(Affected::All);
+        } else if !available && was {
+            tracing::warn!("PolicyReport CRD gone: no PolicyReports are written until it returns");
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod leader;
 pub mod metrics;
 #[cfg(test)]
 mod monitoring_files;
+mod policy_report;
 mod reconcile;
 mod watch;
 
@@ -71,6 +72,9 @@ pub struct OperatorArgs {
     /// How long one watch request lasts before it is renewed (and RBAC checked again).
     #[arg(long, default_value = "290s", value_parser = |s: &str| parse_duration(s, "--watch-timeout"))]
     watch_timeout: Duration,
+    /// Also write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace (when that CRD exists).
+    #[arg(long, env = "NETPOSTURE_POLICY_REPORTS")]
+    policy_reports: bool,
     #[arg(long, env = "NETPOSTURE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
@@ -195,6 +199,9 @@ async fn operate(
             Reporter::from(format!("netposture/{identity}")),
         ),
         triggers: triggers_tx,
+        policy_reports: args
+            .policy_reports
+            .then(|| policy_report::PolicyReports::new(client.clone())),
     }));
 
     let timeout = u32::try_from(args.watch_timeout.as_secs()).unwrap_or(u32::MAX);
@@ -313,9 +320,9 @@ async fn follow_leadership(ctx: Arc<Context>) {
 
 async fn resync_loop(ctx: Arc<Context>) {
     let mut ticks = tokio::time::interval(ctx.resync);
-    ticks.tick().await;
     loop {
         ticks.tick().await;
+        ctx.refresh_policy_reports().await;
         if ctx.loaded() {
             ctx.full_pass();
         }

@@ -152,6 +152,8 @@ impl Context {
         let (meta_same, status_same) = previous
             .as_deref()
             .map_or((false, false), |current| unchanged(current, &desired));
+        self.publish_policy_report(&name, &posture, !status_same)
+            .await;
         if meta_same && status_same {
             return Ok(());
         }
@@ -191,6 +193,24 @@ impl Context {
             }
         }
         Ok(())
+    }
+
+    async fn publish_policy_report(&self, name: &str, posture: &NamespacePosture, changed: bool) {
+        let Some(reports) = &self.policy_reports else {
+            return;
+        };
+        if !self.policy_reports_available() || !self.leadership.is_leader() {
+            return;
+        }
+        match reports.publish(name, posture, changed).await {
+            Ok(true) => self.metrics.report_written(),
+            Ok(false) => {}
+            Err(error) => {
+                self.metrics
+                    .report_write_failed(Failure::of(&error).as_str());
+                tracing::warn!(namespace = name, %error, "could not write PolicyReport");
+            }
+        }
     }
 
     /// Performs one write unless leadership was lost meanwhile; counts it.

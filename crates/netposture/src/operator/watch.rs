@@ -231,6 +231,10 @@ fn finish_list<K: Watched>(ctx: &Context, listed: &BTreeSet<(String, String)>) {
     );
     if ctx.mark_loaded_if_synced() {
         tracing::info!("every watch has listed; evaluating all namespaces");
+        if ctx.policy_reports_available() {
+            // Unchanged reports are not reconciled, but each PolicyReport is checked once.
+            ctx.trigger(Affected::All);
+        }
     }
     // After the first complete load, every relist may have changed anything.
     if ctx.loaded() {
