@@ -73,7 +73,7 @@ cmd_up() {
 
   # The CRD, RBAC and the operator's own NetworkPolicies of deploy/; the
   # operator runs here as a local process instead of the Deployment.
-  kubectl apply -f crds/networkpostures.netposture.io.yaml -f deploy/namespace.yaml -f deploy/rbac.yaml -f deploy/networkpolicy.yaml >/dev/null
+  kubectl apply -f crds/networkpostures.netposture.io.yaml -f deploy/base/namespace.yaml -f deploy/base/rbac.yaml -f deploy/base/networkpolicy.yaml >/dev/null
   kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
   until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
   write_operator_kubeconfig

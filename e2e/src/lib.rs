@@ -114,8 +114,8 @@ pub fn apply_crd_and_rbac() {
     let root = repo_root();
     for file in [
         "crds/networkpostures.netposture.io.yaml",
-        "deploy/namespace.yaml",
-        "deploy/rbac.yaml",
+        "deploy/base/namespace.yaml",
+        "deploy/base/rbac.yaml",
     ] {
         kubectl_ok(&["apply", "-f", root.join(file).to_str().expect("UTF-8 path")]);
     }
