@@ -474,3 +474,13 @@ kind: Pod
 metadata: {name: web, namespace: NAMESPACE, labels: {app: web}}
 spec: {containers: [{name: web, image: nginx}]}
 ";
+
+/// A NodePort Service in front of `WEB_POD`.
+pub const WEB_NODE_PORT: &str = "apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: NAMESPACE}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80}]
+";

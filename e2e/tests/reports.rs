@@ -313,3 +313,40 @@ fn policy_reports_appear_with_their_crd_and_follow_the_verdicts() {
     );
     kubectl_ok(&["delete", "-f", crd]);
 }
+
+/// Check `id` of a report's status.
+fn report_check<'a>(report: &'a serde_json::Value, id: &str) -> Option<&'a serde_json::Value> {
+    report["status"]["checks"]
+        .as_array()?
+        .iter()
+        .find(|c| c["id"] == id)
+}
+
+fn check_status<'a>(report: &'a serde_json::Value, id: &str) -> Option<&'a str> {
+    report_check(report, id)?["status"].as_str()
+}
+
+#[test]
+fn node_port_service_fails_the_exposure_check_until_a_default_deny_guards_its_pods() {
+    install();
+    let _operator = Operator::start_leading("reports-f");
+    let ns = TestNamespace::new("e2e-exposure");
+    ns.apply(WEB_POD);
+    report_where(&ns.name, "no exposed Service yet", |r| {
+        check_status(r, "exposed-services") == Some("NotApplicable")
+    });
+
+    ns.apply(WEB_NODE_PORT);
+    let exposed = report_where(&ns.name, "the NodePort exposes an unisolated pod", |r| {
+        check_status(r, "exposed-services") == Some("Fail")
+    });
+    assert_eq!(
+        report_check(&exposed, "exposed-services").unwrap()["evidence"][0],
+        "service/web (NodePort) -> pod/web: no ingress policy selects it"
+    );
+
+    ns.apply(DENY_ALL);
+    report_where(&ns.name, "the default deny guards the exposed pod", |r| {
+        check_status(r, "exposed-services") == Some("Pass")
+    });
+}

@@ -13,7 +13,7 @@ pub const ACCEPT: &str = "netposture.io/accept";
 pub const ACCEPT_REASON: &str = "netposture.io/accept-reason";
 
 /// Risk names users write, and the check each one accepts.
-pub const RISKS: [(&str, &str); 7] = [
+pub const RISKS: [(&str, &str); 8] = [
     ("NoDefaultDenyIngress", ids::DEFAULT_DENY_INGRESS),
     ("NoDefaultDenyEgress", ids::DEFAULT_DENY_EGRESS),
     ("EgressOpen", ids::EGRESS_RESTRICTED),
@@ -21,6 +21,7 @@ pub const RISKS: [(&str, &str); 7] = [
     ("CniNotEnforcing", ids::CNI_ENFORCES),
     ("HostNetworkPods", ids::HOST_NETWORK_PODS),
     ("UnprotectedPods", ids::PODS_ISOLATED),
+    ("ExposedServices", ids::EXPOSED_SERVICES),
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,12 +1,13 @@
 //! Turns a namespace's facts into checks (with evidence and remediation) and
 //! the weighted score.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotations;
 use crate::cluster::NamespaceState;
 use crate::cni::{Capability, CniStatus};
 use crate::evaluate::{DefaultDeny, PodFacts};
+use crate::exposure::{ExposedPod, Guard};
 use crate::model::Direction;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::Reach;
@@ -24,6 +25,7 @@ pub(crate) struct Findings<'a> {
     pub deny_ingress: &'a DefaultDeny,
     pub deny_egress: &'a DefaultDeny,
     pub pods: &'a PodFacts,
+    pub exposed: &'a [ExposedPod<'a>],
     /// Policies of other APIs that can affect this namespace.
     pub layers: Vec<String>,
 }
@@ -44,6 +46,35 @@ fn policies(names: &[String]) -> impl Iterator<Item = String> + '_ {
 
 fn pods<'p>(names: impl IntoIterator<Item = &'p String>) -> impl Iterator<Item = String> {
     names.into_iter().map(|n| format!("pod/{n}"))
+}
+
+/// How many pods a list of (Service, pod) pairs reaches; a pod behind two Services counts once.
+fn distinct_pods<'e>(exposed: impl Iterator<Item = &'e ExposedPod<'e>>) -> usize {
+    exposed.map(|e| e.pod).collect::<BTreeSet<_>>().len()
+}
+
+/// `service/NAME (LoadBalancer) -> pod/NAME`, with why when it is not guarded.
+fn exposed_line(exposed: &ExposedPod<'_>) -> String {
+    let line = format!(
+        "service/{} ({}) -> pod/{}",
+        exposed.service.name,
+        exposed.service.exposure_description(),
+        exposed.pod
+    );
+    match &exposed.guard {
+        Guard::HostNetwork => format!("{line}: hostNetwork, NetworkPolicy cannot protect it"),
+        Guard::NotIsolated => format!("{line}: no ingress policy selects it"),
+        Guard::OpenToEveryone {
+            policies,
+            family,
+            port,
+        } => format!(
+            "{line}: networkpolicy/{} admit every public {} address on {port}",
+            policies.join(", networkpolicy/"),
+            family.name()
+        ),
+        Guard::Restricted => line,
+    }
 }
 
 fn check(id: &str, status: CheckStatus, severity: Severity, message: String) -> Check {
@@ -82,6 +113,7 @@ impl Findings<'_> {
             self.cni_enforces(),
             self.pods_isolated(),
             self.host_network(),
+            self.exposed_services(),
         ];
         if !self.layers.is_empty() {
             checks.push(self.unevaluated_policies());
@@ -393,6 +425,104 @@ impl Findings<'_> {
         )
         .with_evidence(capped(pods(host)))
         .with_remediation("Run these pods without hostNetwork, or move them to a dedicated, excluded system namespace.")
+    }
+
+    fn exposed_services(&self) -> Check {
+        let services = &self.state.services;
+        if services.is_empty() {
+            return check(
+                ids::EXPOSED_SERVICES,
+                CheckStatus::NotApplicable,
+                Severity::High,
+                "no Service is exposed outside the cluster".into(),
+            );
+        }
+        let unprotected: Vec<&ExposedPod> = self
+            .exposed
+            .iter()
+            .filter(|e| e.guard.unprotected())
+            .collect();
+        let open: Vec<&ExposedPod> = self
+            .exposed
+            .iter()
+            .filter(|e| matches!(e.guard, Guard::OpenToEveryone { .. }))
+            .collect();
+        // Services without a selector have hand-managed endpoints, which are not evaluated.
+        let selectorless = services
+            .values()
+            .filter(|s| s.selector.is_empty())
+            .map(|s| {
+                format!(
+                    "service/{} ({}): no selector, its endpoints are not evaluated",
+                    s.name,
+                    s.exposure_description()
+                )
+            });
+        let (status, severity, message, shown) = if !unprotected.is_empty() {
+            let host = distinct_pods(
+                unprotected
+                    .iter()
+                    .copied()
+                    .filter(|e| e.guard == Guard::HostNetwork),
+            );
+            let all = distinct_pods(unprotected.iter().copied());
+            let mut why = Vec::new();
+            if all > host {
+                why.push(format!("{} not isolated for ingress", all - host));
+            }
+            if host > 0 {
+                why.push(format!(
+                    "{host} on the host network, where NetworkPolicy cannot protect them"
+                ));
+            }
+            (
+                CheckStatus::Fail,
+                Severity::High,
+                format!(
+                    "{all} pod(s) behind Services exposed outside the cluster accept traffic NetworkPolicy does not restrict: {}",
+                    why.join(", ")
+                ),
+                unprotected.into_iter().chain(open).collect::<Vec<_>>(),
+            )
+        } else if !open.is_empty() {
+            (
+                CheckStatus::Warn,
+                Severity::Medium,
+                format!(
+                    "{} pod(s) behind Services exposed outside the cluster are isolated, but a policy admits every public address to a Service port: intended for a public load balancer perhaps, worth a look",
+                    distinct_pods(open.iter().copied())
+                ),
+                open,
+            )
+        } else if self.exposed.is_empty() {
+            (
+                CheckStatus::Pass,
+                Severity::High,
+                format!(
+                    "{} Service(s) exposed outside the cluster select no pod",
+                    services.len()
+                ),
+                Vec::new(),
+            )
+        } else {
+            (
+                CheckStatus::Pass,
+                Severity::High,
+                format!(
+                    "{} pod(s) behind {} Service(s) exposed outside the cluster admit only the sources their policies name",
+                    distinct_pods(self.exposed.iter()),
+                    services.len()
+                ),
+                self.exposed.iter().collect(),
+            )
+        };
+        check(ids::EXPOSED_SERVICES, status, severity, message)
+            .with_evidence(capped(
+                shown.into_iter().map(exposed_line).chain(selectorless),
+            ))
+            .with_remediation(
+                "Add an ingress NetworkPolicy selecting these pods that admits only the expected sources (e.g. the ingress controller's namespace, or the load balancer's source ranges as ipBlocks). NetworkPolicy cannot protect hostNetwork pods: run them without hostNetwork or stop exposing them.",
+            )
     }
 }
 

@@ -1,18 +1,18 @@
-//! The in-memory index the engine evaluates: namespaces with their pods and
-//! policies, in the compact model. Updated object by object (`apply_*`,
-//! `delete_*`), so a scan builds it once and an operator keeps it current from
-//! watch events; it never calls any API.
+//! The in-memory index the engine evaluates: namespaces with their pods,
+//! policies and externally exposed Services, in the compact model. Updated
+//! object by object (`apply_*`, `delete_*`), so a scan builds it once and an
+//! operator keeps it current from watch events; it never calls any API.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod};
+use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 use crate::annotations::NamespaceChoices;
 use crate::cni::CniSignal;
 use crate::convert::{self, Rejected};
 use crate::layers::LayerPolicy;
-use crate::model::{Labels, NAMESPACE_NAME_LABEL, Pod, Policy};
+use crate::model::{ExposedService, Labels, NAMESPACE_NAME_LABEL, Pod, Policy};
 
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
@@ -33,6 +33,8 @@ pub struct NamespaceState {
     pub choices: NamespaceChoices,
     pub pods: BTreeMap<String, Pod>,
     pub policies: BTreeMap<String, Policy>,
+    /// Services reachable from outside the cluster; other Services are not kept.
+    pub services: BTreeMap<String, ExposedService>,
     /// Objects of this namespace the API server would have rejected, by kind and name.
     pub rejected: BTreeMap<(&'static str, String), Rejected>,
 }
@@ -49,6 +51,7 @@ impl NamespaceState {
         !self.declared
             && self.pods.is_empty()
             && self.policies.is_empty()
+            && self.services.is_empty()
             && self.rejected.is_empty()
     }
 }
@@ -214,6 +217,35 @@ impl Cluster {
         if let Some(state) = self.namespaces.get_mut(namespace) {
             state.policies.remove(name);
             state.rejected.remove(&("NetworkPolicy", name.to_string()));
+        }
+        self.prune(namespace);
+    }
+
+    /// Indexes a Service if it is exposed outside the cluster; a Service that
+    /// is not (or no longer) exposed leaves the index.
+    pub fn apply_service(&mut self, service: &Service) {
+        let namespace = object_namespace(service.metadata.namespace.as_ref()).to_string();
+        let name = service.metadata.name.clone().unwrap_or_default();
+        let key = ("Service", name.clone());
+        match convert::service(service) {
+            Ok(Some(exposed)) => {
+                let state = self.entry(&namespace);
+                state.rejected.remove(&key);
+                state.services.insert(name, exposed);
+            }
+            Ok(None) => self.delete_service(&namespace, &name),
+            Err(rejected) => {
+                let state = self.entry(&namespace);
+                state.services.remove(&name);
+                state.rejected.insert(key, rejected);
+            }
+        }
+    }
+
+    pub fn delete_service(&mut self, namespace: &str, name: &str) {
+        if let Some(state) = self.namespaces.get_mut(namespace) {
+            state.services.remove(name);
+            state.rejected.remove(&("Service", name.to_string()));
         }
         self.prune(namespace);
     }

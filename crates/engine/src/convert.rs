@@ -4,7 +4,9 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod, PodSpec};
+use k8s_openapi::api::core::v1::{
+    Namespace, Pod as K8sPod, PodSpec, Service, ServicePort as K8sServicePort,
+};
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort,
@@ -13,12 +15,12 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::cni;
 use crate::model::{
-    ContainerPort, IpBlock, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortMatch, PortSpec,
-    Protocol, Rule,
+    ContainerPort, ExposedService, Exposure, IpBlock, Labels, NAMESPACE_NAME_LABEL, Peer, Pod,
+    Policy, PortMatch, PortSpec, Protocol, Rule, ServicePort, TargetPort,
 };
 use crate::validate::{
-    compile_selector, is_dns_label, is_dns_subdomain, labels_errors, port_name_error,
-    port_number_error,
+    compile_selector, is_dns_1035_label, is_dns_label, is_dns_subdomain, labels_errors,
+    port_name_error, port_number_error,
 };
 
 /// An object the API server would have refused; it is left out of evaluation.
@@ -298,13 +300,9 @@ fn ip_block(cidr: &str, except: Option<&[String]>, field: &str) -> Result<IpBloc
 
 fn port(port: &NetworkPolicyPort, field: &str) -> Result<PortMatch, Vec<String>> {
     let mut errors = Vec::new();
-    let protocol_name = port.protocol.as_deref().unwrap_or("TCP");
-    let protocol = Protocol::parse(protocol_name);
-    if protocol.is_none() {
-        errors.push(format!(
-            "{field}.protocol: unsupported value {protocol_name:?} (expected TCP, UDP or SCTP)"
-        ));
-    }
+    let protocol = protocol(port.protocol.as_deref(), field)
+        .map_err(|e| errors.push(e))
+        .ok();
     let spec = match (&port.port, port.end_port) {
         (None, None) => Some(PortSpec::Any),
         (None, Some(_)) => {
@@ -337,6 +335,96 @@ fn port(port: &NetworkPolicyPort, field: &str) -> Result<PortMatch, Vec<String>>
     };
     match (protocol, spec) {
         (Some(protocol), Some(port)) if errors.is_empty() => Ok(PortMatch { protocol, port }),
+        _ => Err(errors),
+    }
+}
+
+/// A `protocol` field, defaulted to TCP.
+fn protocol(value: Option<&str>, field: &str) -> Result<Protocol, String> {
+    let name = value.unwrap_or("TCP");
+    Protocol::parse(name).ok_or_else(|| {
+        format!("{field}.protocol: unsupported value {name:?} (expected TCP, UDP or SCTP)")
+    })
+}
+
+/// A Service as the index keeps it: `Ok(None)` when it is valid but
+/// reachable only from inside the cluster.
+pub fn service(service: &Service) -> Result<Option<ExposedService>, Rejected> {
+    let name = service.metadata.name.clone().unwrap_or_default();
+    let mut errors = Vec::new();
+    if !is_dns_1035_label(&name) {
+        errors.push(format!("invalid name {name:?}"));
+    }
+    let spec = service.spec.clone().unwrap_or_default();
+    let selector = spec.selector.unwrap_or_default();
+    errors.extend(
+        labels_errors(&selector)
+            .into_iter()
+            .map(|e| format!("spec.selector: {e}")),
+    );
+    let ports: Vec<ServicePort> = spec
+        .ports
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, p)| collect(service_port(p, &format!("spec.ports[{i}]")), &mut errors))
+        .collect();
+    let mut exposure = match spec.type_.as_deref().unwrap_or("ClusterIP") {
+        "LoadBalancer" => vec![Exposure::LoadBalancer],
+        "NodePort" => vec![Exposure::NodePort],
+        "ClusterIP" | "ExternalName" => Vec::new(),
+        other => {
+            errors.push(format!(
+                "spec.type: unsupported value {other:?} (expected ClusterIP, NodePort, LoadBalancer or ExternalName)"
+            ));
+            Vec::new()
+        }
+    };
+    let external_ips = spec.external_ips.unwrap_or_default();
+    for (i, ip) in external_ips.iter().enumerate() {
+        if ip.parse::<IpAddr>().is_err() {
+            errors.push(format!("spec.externalIPs[{i}]: invalid IP address {ip:?}"));
+        }
+    }
+    if !external_ips.is_empty() {
+        exposure.push(Exposure::ExternalIps);
+    }
+    if !errors.is_empty() {
+        return Err(rejected("Service", &name, errors));
+    }
+    Ok((!exposure.is_empty()).then_some(ExposedService {
+        name,
+        exposure,
+        selector,
+        ports,
+    }))
+}
+
+fn service_port(port: &K8sServicePort, field: &str) -> Result<ServicePort, Vec<String>> {
+    let mut errors = Vec::new();
+    let protocol = protocol(port.protocol.as_deref(), field)
+        .map_err(|e| errors.push(e))
+        .ok();
+    errors.extend(port_number_error(port.port).map(|e| format!("{field}.port: {e}")));
+    let target = match &port.target_port {
+        // Server defaulting: an unset, zero or empty target port is the port itself.
+        None | Some(IntOrString::Int(0)) => TargetPort::Number(port.port as u16),
+        Some(IntOrString::String(name)) if name.is_empty() => TargetPort::Number(port.port as u16),
+        Some(IntOrString::Int(number)) => {
+            errors.extend(port_number_error(*number).map(|e| format!("{field}.targetPort: {e}")));
+            TargetPort::Number(*number as u16)
+        }
+        Some(IntOrString::String(name)) => {
+            errors.extend(port_name_error(name).map(|e| format!("{field}.targetPort: {e}")));
+            TargetPort::Name(name.clone())
+        }
+    };
+    match protocol {
+        Some(protocol) if errors.is_empty() => Ok(ServicePort {
+            port: port.port as u16,
+            target,
+            protocol,
+        }),
         _ => Err(errors),
     }
 }

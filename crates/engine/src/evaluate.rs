@@ -10,6 +10,7 @@ use kube_core::SelectorExt;
 use crate::checks::{self, Findings};
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{self, CniStatus};
+use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
 use crate::model::{
@@ -284,6 +285,7 @@ impl<'a> Evaluator<'a> {
         let deny_ingress = default_deny(state, Direction::Ingress);
         let deny_egress = default_deny(state, Direction::Egress);
         let pods = self.pod_facts(name, state);
+        let exposed = exposure::exposed_pods(state);
         let findings = Findings {
             namespace: name,
             state,
@@ -293,6 +295,7 @@ impl<'a> Evaluator<'a> {
             deny_ingress: &deny_ingress,
             deny_egress: &deny_egress,
             pods: &pods,
+            exposed: &exposed,
             layers: self
                 .cluster
                 .layers_for(name)
@@ -494,6 +497,25 @@ fn rule_addresses(rule: &Rule, family: Family) -> Intervals {
     addresses
 }
 
+/// Whether a rule admits any address outside the cluster: it has no peers, or an ipBlock.
+pub(crate) fn admits_addresses(rule: &Rule) -> bool {
+    rule.peers.is_empty() || rule.peers.iter().any(|p| matches!(p, Peer::IpBlock(_)))
+}
+
+/// The first address family whose whole public space `rules` admit together
+/// (a rule without peers admits every address).
+pub(crate) fn public_family_covered<'r>(
+    rules: impl Iterator<Item = &'r Rule> + Clone,
+) -> Option<Family> {
+    Family::BOTH.into_iter().find(|family| {
+        let mut reachable = Intervals::default();
+        for rule in rules.clone() {
+            reachable.union_with(&rule_addresses(rule, *family));
+        }
+        reachable.covers(family.public())
+    })
+}
+
 /// Port ranges of `protocol` a rule admits toward addresses outside the
 /// cluster; named ports never match there.
 fn external_port_ranges(rule: &Rule, protocol: Protocol) -> Vec<(u32, u32)> {
@@ -520,9 +542,7 @@ pub(crate) fn open_egress(policies: &[&Policy]) -> Option<String> {
     let rules: Vec<(&str, &Rule)> = policies
         .iter()
         .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
-        .filter(|(_, r)| {
-            r.peers.is_empty() || r.peers.iter().any(|p| matches!(p, Peer::IpBlock(_)))
-        })
+        .filter(|(_, r)| admits_addresses(r))
         .collect();
     for protocol in Protocol::ALL {
         // Between two consecutive bounds the set of admitting rules is constant.
@@ -538,25 +558,16 @@ pub(crate) fn open_egress(policies: &[&Policy]) -> Option<String> {
                 .iter()
                 .filter(|(_, r)| r.admits_port(protocol, port, None))
                 .collect();
-            for family in Family::BOTH {
-                let mut reachable = Intervals::default();
-                for (_, rule) in &admitting {
-                    reachable.union_with(&rule_addresses(rule, family));
-                }
-                if reachable.covers(family.public()) {
-                    let names: BTreeSet<&str> = admitting.iter().map(|(n, _)| *n).collect();
-                    let family = match family {
-                        Family::V4 => "IPv4",
-                        Family::V6 => "IPv6",
-                    };
-                    return Some(format!(
-                        "networkpolicy/{} allow every public {family} address on {protocol}/{port}",
-                        names
-                            .into_iter()
-                            .collect::<Vec<_>>()
-                            .join(", networkpolicy/")
-                    ));
-                }
+            if let Some(family) = public_family_covered(admitting.iter().map(|(_, r)| *r)) {
+                let names: BTreeSet<&str> = admitting.iter().map(|(n, _)| *n).collect();
+                return Some(format!(
+                    "networkpolicy/{} allow every public {} address on {protocol}/{port}",
+                    names
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", networkpolicy/"),
+                    family.name()
+                ));
             }
         }
     }

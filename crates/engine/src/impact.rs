@@ -77,6 +77,21 @@ impl Cluster {
         }
     }
 
+    /// A Service decides only its own namespace's exposure check (no policy
+    /// or verdict elsewhere refers to it), and only while the index holds it:
+    /// a Service reachable only inside the cluster changes nothing.
+    pub fn affected_by_service(&self, namespace: &str, name: &str) -> Affected {
+        let held = self.namespace(namespace).is_some_and(|state| {
+            state.services.contains_key(name)
+                || state.rejected.contains_key(&("Service", name.to_string()))
+        });
+        if held {
+            Affected::one(namespace)
+        } else {
+            Affected::Nothing
+        }
+    }
+
     /// A namespace's labels decide which policies elsewhere select it, so a
     /// change reaches it and every namespace whose policies select namespaces.
     pub fn affected_by_namespace(&self, name: &str) -> Affected {

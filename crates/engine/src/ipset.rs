@@ -25,6 +25,13 @@ impl Family {
         }
     }
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+
     pub fn everything(self) -> Intervals {
         match self {
             Family::V4 => Intervals::from_range(0, u32::MAX as u128),

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod cni;
 pub mod convert;
 mod evaluate;
+mod exposure;
 pub mod impact;
 mod intervals;
 mod ipset;

@@ -203,3 +203,78 @@ impl Rule {
                 .any(|p| p.admits(protocol, port, destination))
     }
 }
+
+/// How a Service is reachable from outside the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exposure {
+    LoadBalancer,
+    NodePort,
+    /// `spec.externalIPs`, on a Service of any type.
+    ExternalIps,
+}
+
+impl fmt::Display for Exposure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Exposure::LoadBalancer => "LoadBalancer",
+            Exposure::NodePort => "NodePort",
+            Exposure::ExternalIps => "externalIPs",
+        })
+    }
+}
+
+/// Where a Service port delivers on the pod: a number, or a container port name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    pub port: u16,
+    /// Defaulted to `port` as the API server does.
+    pub target: TargetPort,
+    pub protocol: Protocol,
+}
+
+impl ServicePort {
+    /// The pod port this Service port delivers to; `None` when a named target
+    /// port does not resolve on the pod, which then gets no traffic from it.
+    pub fn target_on(&self, pod: &Pod) -> Option<u16> {
+        match &self.target {
+            TargetPort::Number(port) => Some(*port),
+            TargetPort::Name(name) => pod.named_port(name, self.protocol),
+        }
+    }
+}
+
+/// A Service reachable from outside the cluster (LoadBalancer, NodePort or
+/// externalIPs). Services reachable only inside the cluster are not kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExposedService {
+    pub name: String,
+    /// Sorted, never empty.
+    pub exposure: Vec<Exposure>,
+    /// Empty when the Service has no selector: its endpoints are managed by
+    /// hand, and it selects no pod.
+    pub selector: Labels,
+    pub ports: Vec<ServicePort>,
+}
+
+impl ExposedService {
+    /// Service selectors are plain equality on every listed label.
+    pub fn selects(&self, pod: &Pod) -> bool {
+        !self.selector.is_empty()
+            && self
+                .selector
+                .iter()
+                .all(|(key, value)| pod.labels.get(key) == Some(value))
+    }
+
+    /// `LoadBalancer`, `NodePort, externalIPs`, ...
+    pub fn exposure_description(&self) -> String {
+        let kinds: Vec<String> = self.exposure.iter().map(ToString::to_string).collect();
+        kinds.join(", ")
+    }
+}

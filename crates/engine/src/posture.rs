@@ -58,7 +58,7 @@ pub struct Check {
     pub status: CheckStatus,
     pub severity: Severity,
     pub message: String,
-    /// Policy and pod names (`networkpolicy/NAME`, `pod/NAME`) behind the status.
+    /// Policy, pod and Service names (`networkpolicy/NAME`, `pod/NAME`, `service/NAME`) behind the status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -96,11 +96,12 @@ pub mod ids {
     pub const CNI_ENFORCES: &str = "cni-enforces";
     pub const PODS_ISOLATED: &str = "pods-isolated";
     pub const HOST_NETWORK_PODS: &str = "host-network-pods";
+    pub const EXPOSED_SERVICES: &str = "exposed-services";
     pub const INVALID_OBJECT: &str = "invalid-object";
     pub const UNEVALUATED_POLICIES: &str = "unevaluated-policies";
     pub const ACCEPTED_RISKS: &str = "accepted-risks";
 
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         DEFAULT_DENY_INGRESS,
         DEFAULT_DENY_EGRESS,
         EGRESS_RESTRICTED,
@@ -109,6 +110,7 @@ pub mod ids {
         CNI_ENFORCES,
         PODS_ISOLATED,
         HOST_NETWORK_PODS,
+        EXPOSED_SERVICES,
         INVALID_OBJECT,
         UNEVALUATED_POLICIES,
         ACCEPTED_RISKS,

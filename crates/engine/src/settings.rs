@@ -35,6 +35,7 @@ pub fn default_weights() -> BTreeMap<String, u32> {
         (ids::CNI_ENFORCES, 15),
         (ids::EGRESS_RESTRICTED, 10),
         (ids::PODS_ISOLATED, 10),
+        (ids::EXPOSED_SERVICES, 10),
         (ids::HOST_NETWORK_PODS, 5),
         (ids::DNS_TCP_ALLOWED, 5),
         (ids::INVALID_OBJECT, 0),

@@ -16,6 +16,11 @@ pub fn is_dns_label(value: &str) -> bool {
         && !value.ends_with('-')
 }
 
+/// A DNS-1035 label, as Service names are: a DNS-1123 label starting with a letter.
+pub fn is_dns_1035_label(value: &str) -> bool {
+    is_dns_label(value) && value.starts_with(|c: char| c.is_ascii_lowercase())
+}
+
 /// A DNS-1123 subdomain: dot-separated DNS labels, at most 253 characters.
 pub fn is_dns_subdomain(value: &str) -> bool {
     value.len() <= 253 && value.split('.').all(is_dns_label)

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::Discovery;
@@ -35,6 +35,7 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             Object::Namespace(namespace) => cluster.apply_namespace(namespace),
             Object::Pod(pod) => cluster.apply_pod(pod),
             Object::NetworkPolicy(policy) => cluster.apply_policy(policy),
+            Object::Service(service) => cluster.apply_service(service),
             Object::PolicyLayer(layer) => cluster.apply_layer_policy(layer.clone()),
             Object::Workload {
                 kind,
@@ -78,7 +79,9 @@ pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
     let namespaces: Vec<Namespace> = list_all(Api::all(client.clone())).await?;
     let policies: Vec<NetworkPolicy> = list_all(Api::all(client.clone())).await?;
     let pods: Vec<Pod> = list_all(Api::all(client.clone())).await?;
+    let services: Vec<Service> = list_all(Api::all(client.clone())).await?;
     let mut cluster = Cluster::from_objects(&namespaces, &policies, &pods);
+    services.iter().for_each(|s| cluster.apply_service(s));
     for layer in list_layer_policies(client).await? {
         cluster.apply_layer_policy(layer);
     }

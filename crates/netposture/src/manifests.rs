@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use netposture_engine::layers::{LayerPolicy, layer_kind};
 use serde::Deserialize;
@@ -32,6 +32,7 @@ pub enum Object {
     Namespace(Namespace),
     Pod(Box<Pod>),
     NetworkPolicy(NetworkPolicy),
+    Service(Box<Service>),
     /// A policy of another API (cluster-wide tier or CNI-specific).
     PolicyLayer(LayerPolicy),
     /// A workload's pod template: stands for its pods when no Pod objects are given.
@@ -208,6 +209,10 @@ impl Manifests {
         let (static_kind, decoded): (&'static str, _) = match (group, kind.as_str()) {
             ("", "Namespace") => ("Namespace", decode(&value).map(Object::Namespace)),
             ("", "Pod") => ("Pod", decode(&value).map(|pod| Object::Pod(Box::new(pod)))),
+            ("", "Service") => (
+                "Service",
+                decode(&value).map(|service| Object::Service(Box::new(service))),
+            ),
             ("networking.k8s.io", "NetworkPolicy") => {
                 ("NetworkPolicy", decode(&value).map(Object::NetworkPolicy))
             }
@@ -275,6 +280,15 @@ mod tests {
         let m = read("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}}\n").unwrap();
         assert_eq!(m.objects.len(), 2);
         assert_eq!(m.skipped.get("ConfigMap"), Some(&1));
+    }
+
+    #[test]
+    fn services_are_kept_for_the_engine() {
+        let m = read("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: a}\nspec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}\n").unwrap();
+        assert!(
+            matches!(&m.objects[..], [Object::Service(s)] if s.metadata.name.as_deref() == Some("web"))
+        );
+        assert!(m.skipped.is_empty());
     }
 
     #[test]

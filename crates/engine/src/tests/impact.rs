@@ -6,12 +6,6 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::impact::Affected;
 
-fn policy(namespace: &str, name: &str, spec: &str) -> String {
-    format!(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
-    )
-}
-
 fn names(list: &[&str]) -> Affected {
     Affected::Namespaces(list.iter().map(|n| n.to_string()).collect())
 }
@@ -141,4 +135,44 @@ fn merging_keeps_both_versions_and_all_wins() {
     assert_eq!(names(&["a"]).merge(names(&["b"])), names(&["a", "b"]));
     assert_eq!(Affected::Nothing.merge(names(&["a"])), names(&["a"]));
     assert_eq!(names(&["a"]).merge(Affected::All), Affected::All);
+}
+
+#[test]
+fn service_reaches_its_own_namespace_only() {
+    // Pods in b carry the selected labels too: a Service still selects only its own namespace.
+    let c = cluster(&format!(
+        "{}{}{}{}",
+        three_tenants(),
+        pod("a", "web", "app: web"),
+        pod("b", "web", "app: web"),
+        service(
+            "a",
+            "web",
+            "{type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}"
+        )
+    ));
+    assert_eq!(c.affected_by_service("a", "web"), names(&["a"]));
+    let evaluate = |c: &Cluster| posture(c, "b");
+    let before = evaluate(&c);
+    let mut without = c.clone();
+    without.delete_service("a", "web");
+    assert_eq!(
+        evaluate(&without),
+        before,
+        "b's verdicts do not depend on it"
+    );
+}
+
+#[test]
+fn service_reachable_only_inside_the_cluster_reaches_nothing() {
+    let c = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        service(
+            "a",
+            "internal",
+            "{selector: {app: web}, ports: [{port: 80}]}"
+        )
+    ));
+    assert_eq!(c.affected_by_service("a", "internal"), Affected::Nothing);
 }

@@ -4,6 +4,7 @@
 
 mod choices;
 mod dns;
+mod exposure;
 mod impact;
 mod index;
 mod layers;
@@ -18,7 +19,7 @@ use crate::model::{Direction, Protocol};
 use crate::reach::{self, Endpoint, Reach, Remote};
 use crate::{Cluster, Evaluator, NamespacePosture, Settings};
 
-/// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy).
+/// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy, Service).
 pub(crate) fn cluster(yaml: &str) -> Cluster {
     let mut cluster = Cluster::default();
     for document in serde_norway::Deserializer::from_str(yaml) {
@@ -30,6 +31,7 @@ pub(crate) fn cluster(yaml: &str) -> Cluster {
             Some("Namespace") => cluster.apply_namespace(&serde_json::from_value(value).unwrap()),
             Some("Pod") => cluster.apply_pod(&serde_json::from_value(value).unwrap()),
             Some("NetworkPolicy") => cluster.apply_policy(&serde_json::from_value(value).unwrap()),
+            Some("Service") => cluster.apply_service(&serde_json::from_value(value).unwrap()),
             other => panic!("fixture kind {other:?} is not handled"),
         }
     }
@@ -45,6 +47,18 @@ pub(crate) fn pod(namespace: &str, name: &str, labels: &str) -> String {
 pub(crate) fn pod_with_ip(namespace: &str, name: &str, labels: &str, ip: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}, labels: {{{labels}}}}}\nspec: {{containers: [{{name: main, image: app}}]}}\nstatus: {{podIP: {ip}}}\n---\n"
+    )
+}
+
+pub(crate) fn policy(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
+    )
+}
+
+pub(crate) fn service(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
     )
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, WatchStreamExt, controller, reflector};
@@ -86,7 +86,13 @@ enum LogFormat {
 }
 
 /// Kinds whose watches must have listed before the operator is ready.
-const WATCHED: [&str; 4] = ["Namespace", "Pod", "NetworkPolicy", "NetworkPostureReport"];
+const WATCHED: [&str; 5] = [
+    "Namespace",
+    "Pod",
+    "NetworkPolicy",
+    "Service",
+    "NetworkPostureReport",
+];
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -222,6 +228,13 @@ async fn operate(
             |_| {},
         )),
         tokio::spawn(watch::run::<NetworkPolicy>(
+            Api::all(client.clone()),
+            config.clone(),
+            ctx.clone(),
+            None,
+            |_| {},
+        )),
+        tokio::spawn(watch::run::<Service>(
             Api::all(client.clone()),
             config.clone(),
             ctx.clone(),

@@ -319,10 +319,11 @@ impl Context {
             let cluster = self.cluster();
             let evaluator = Evaluator::new(&cluster, &self.settings);
             self.metrics.set_cni(evaluator.cni());
-            let (mut pods, mut policies) = (0, 0);
+            let (mut pods, mut policies, mut services) = (0, 0, 0);
             for (name, state) in cluster.namespaces() {
                 pods += state.pods.len();
                 policies += state.policies.len();
+                services += state.services.len();
                 if !state.declared || self.exclusion.excludes(name, state) {
                     self.metrics.remove_namespace(name);
                     continue;
@@ -345,6 +346,7 @@ impl Context {
                 .set_store_objects("Namespace", cluster.namespaces().count());
             self.metrics.set_store_objects("Pod", pods);
             self.metrics.set_store_objects("NetworkPolicy", policies);
+            self.metrics.set_store_objects("Service", services);
         }
         let reports = self.reports.state();
         self.metrics

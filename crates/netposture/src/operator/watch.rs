@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::watcher};
@@ -85,6 +85,29 @@ impl Watched for NetworkPolicy {
 
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
         indexed_names(cluster, "NetworkPolicy", |state| state.policies.keys())
+    }
+}
+
+impl Watched for Service {
+    const KIND: &'static str = "Service";
+
+    fn apply(&self, ctx: &Context) -> Affected {
+        let (namespace, name) = key(self);
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_service(&namespace, &name);
+        cluster.apply_service(self);
+        before.merge(cluster.affected_by_service(&namespace, &name))
+    }
+
+    fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected {
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_service(namespace, name);
+        cluster.delete_service(namespace, name);
+        before
+    }
+
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
+        indexed_names(cluster, "Service", |state| state.services.keys())
     }
 }
 
@@ -276,6 +299,9 @@ mod tests {
                 Some("NetworkPolicy") => {
                     cluster.apply_policy(&serde_json::from_value(object.clone()).unwrap())
                 }
+                Some("Service") => {
+                    cluster.apply_service(&serde_json::from_value(object.clone()).unwrap())
+                }
                 _ => unreachable!(),
             }
         }
@@ -309,6 +335,24 @@ mod tests {
                 ("a".to_string(), "gone".to_string()),
                 ("b".to_string(), "bad".to_string())
             ]
+        );
+    }
+
+    #[test]
+    fn services_held_are_the_exposed_and_the_rejected_ones() {
+        let cluster = index(&[
+            serde_json::json!({"kind": "Service", "metadata": {"name": "lb", "namespace": "a"}, "spec": {"type": "LoadBalancer", "selector": {"app": "web"}}}),
+            serde_json::json!({"kind": "Service", "metadata": {"name": "internal", "namespace": "a"}, "spec": {"selector": {"app": "web"}}}),
+            serde_json::json!({"kind": "Service", "metadata": {"name": "bad", "namespace": "b"}, "spec": {"type": "Nope"}}),
+        ]);
+        assert_eq!(
+            Service::indexed(&cluster),
+            keys(&[("a", "lb"), ("b", "bad")])
+        );
+        let listed = keys(&[("a", "lb"), ("a", "internal")]);
+        assert_eq!(
+            vanished(&Service::indexed(&cluster), &listed),
+            [("b".to_string(), "bad".to_string())]
         );
     }
 }
