@@ -212,7 +212,7 @@ impl Findings<'_> {
             (
                 CheckStatus::Fail,
                 format!(
-                    "the {direction} default deny is cancelled by a whole-namespace rule that allows every peer on every port"
+                    "the {direction} default deny is cancelled by whole-namespace rules that, alone or together, allow every peer on every port"
                 ),
                 policies(&verdict.cancelled_by).collect(),
             )

@@ -22,7 +22,6 @@ use crate::reach::{self, Endpoint, Reach, Remote};
 use crate::settings::Settings;
 
 const DNS_PORT: u16 = 53;
-const ALL_PORTS: (u128, u128) = (1, 65535);
 
 pub struct Evaluator<'a> {
     cluster: &'a Cluster,
@@ -236,7 +235,7 @@ pub(crate) struct PodFacts {
 pub(crate) struct DefaultDeny {
     /// Whole-namespace policies listing the direction.
     pub providers: Vec<String>,
-    /// Whole-namespace policies with a rule that allows every peer on every port.
+    /// Whole-namespace policies whose rules together allow every peer on every port.
     pub cancelled_by: Vec<String>,
 }
 
@@ -435,52 +434,76 @@ impl<'a> Evaluator<'a> {
 }
 
 pub(crate) fn default_deny(state: &NamespaceState, direction: Direction) -> DefaultDeny {
-    let mut verdict = DefaultDeny {
-        providers: Vec::new(),
-        cancelled_by: Vec::new(),
-    };
+    let mut providers = Vec::new();
+    let mut rules: Vec<(&str, &Rule)> = Vec::new();
     for policy in state
         .policies
         .values()
         .filter(|p| p.selects_whole_namespace())
     {
-        let Some(rules) = policy.rules(direction) else {
+        let Some(policy_rules) = policy.rules(direction) else {
             continue;
         };
-        verdict.providers.push(policy.name.clone());
-        if rules.iter().any(allows_everything) {
-            verdict.cancelled_by.push(policy.name.clone());
-        }
+        providers.push(policy.name.clone());
+        rules.extend(policy_rules.iter().map(|r| (policy.name.as_str(), r)));
     }
-    verdict
+    DefaultDeny {
+        providers,
+        cancelled_by: reopened_by(&rules).unwrap_or_default(),
+    }
 }
 
-/// A rule that admits every peer (every pod of every namespace and every
-/// address of both families) on every port of every protocol.
-fn allows_everything(rule: &Rule) -> bool {
-    let every_port = rule.ports.is_empty()
-        || Protocol::ALL.iter().all(|protocol| {
-            let mut covered = Intervals::default();
-            for m in rule.ports.iter().filter(|m| m.protocol == *protocol) {
-                match m.port {
-                    PortSpec::Any => covered.insert(ALL_PORTS),
-                    PortSpec::Range(start, end) => covered.insert((start.into(), end.into())),
-                    PortSpec::Named(_) => {}
+/// The policies whose whole-namespace `rules`, together, admit every peer
+/// (every pod of every namespace and every address of both families) on
+/// every port of every protocol, or `None` when they leave something denied.
+/// Rules are a union, so an allow-all split by protocol, port or peer across
+/// rules or policies re-opens the namespace as surely as one `{}` rule.
+fn reopened_by(rules: &[(&str, &Rule)]) -> Option<Vec<String>> {
+    let mut contributors = BTreeSet::new();
+    for protocol in Protocol::ALL {
+        // Between two consecutive bounds the set of admitting rules is
+        // constant; port 1 starts the first stretch even if no rule does.
+        let bounds: BTreeSet<u32> = rules
+            .iter()
+            .flat_map(|(_, r)| external_port_ranges(r, protocol))
+            .flat_map(|(start, end)| [start, end + 1])
+            .chain([1])
+            .filter(|port| *port <= 65535)
+            .collect();
+        for port in bounds {
+            // Named ports never admit an address, so they cannot re-open every peer.
+            let admitting: Vec<&(&str, &Rule)> = rules
+                .iter()
+                .filter(|(_, r)| r.admits_port(protocol, port as u16, None))
+                .collect();
+            let every_pod = admitting
+                .iter()
+                .any(|(_, r)| r.peers.is_empty() || r.peers.iter().any(selects_every_pod));
+            let every_address = Family::BOTH.iter().all(|family| {
+                let mut addresses = Intervals::default();
+                for (_, rule) in &admitting {
+                    addresses.union_with(&rule_addresses(rule, *family));
                 }
+                addresses.covers(&family.everything())
+            });
+            if !(every_pod && every_address) {
+                return None;
             }
-            covered.covers(&Intervals::from_range(ALL_PORTS.0, ALL_PORTS.1))
-        });
-    let every_pod = rule.peers.iter().any(|peer| match peer {
+            contributors.extend(admitting.iter().map(|(name, _)| name.to_string()));
+        }
+    }
+    Some(contributors.into_iter().collect())
+}
+
+/// A selector peer matching every pod of every namespace, present or future.
+fn selects_every_pod(peer: &Peer) -> bool {
+    match peer {
         Peer::Selector {
             namespaces: Some(namespaces),
             pods,
         } => namespaces.selects_all() && pods.as_ref().is_none_or(|p| p.selects_all()),
         _ => false,
-    });
-    let every_address = Family::BOTH
-        .iter()
-        .all(|family| rule_addresses(rule, *family).covers(&family.everything()));
-    every_port && (rule.peers.is_empty() || (every_pod && every_address))
+    }
 }
 
 /// Addresses outside the cluster a rule admits: everything with no peers, else its ipBlocks.

@@ -43,12 +43,17 @@ impl Remote<'_> {
     }
 }
 
-/// Policies of `namespace` that select `pod` and list `direction`.
+/// Policies of `namespace` that select `pod` and list `direction`. None for
+/// a hostNetwork pod: its traffic is its node's, which NetworkPolicy does not
+/// govern, so its namespace's policies neither isolate it nor open it.
 pub fn selecting<'a>(
     namespace: &'a NamespaceState,
     pod: &Pod,
     direction: Direction,
 ) -> Vec<&'a Policy> {
+    if pod.host_network {
+        return Vec::new();
+    }
     namespace
         .policies
         .values()

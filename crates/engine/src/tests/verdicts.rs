@@ -61,6 +61,53 @@ fn default_deny_is_cancelled_by_every_pod_and_every_address_on_every_port() {
 }
 
 #[test]
+fn default_deny_is_cancelled_by_every_peer_split_across_policies() {
+    let c = cluster(&format!(
+        "{}{}{}{}",
+        pod("a", "web", "app: web"),
+        policy("a", "deny", DENY_BOTH),
+        policy(
+            "a",
+            "to-pods",
+            "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {}}]}]}"
+        ),
+        policy(
+            "a",
+            "to-addresses",
+            "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}, {ipBlock: {cidr: '::/0'}}]}]}"
+        )
+    ));
+    let p = posture(&c, "a");
+    assert!(!p.default_deny_egress);
+    assert_eq!(
+        p.check("default-deny-egress").unwrap().evidence,
+        vec![
+            "networkpolicy/to-addresses".to_string(),
+            "networkpolicy/to-pods".to_string()
+        ],
+        "the policies that re-open, not the deny"
+    );
+}
+
+#[test]
+fn default_deny_holds_when_split_rules_leave_one_port_shut() {
+    let c = cluster(&format!(
+        "{}{}{}",
+        pod("a", "web", "app: web"),
+        policy("a", "deny", DENY_BOTH),
+        policy(
+            "a",
+            "almost",
+            "{podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 1, endPort: 32767}, {protocol: UDP}]}, {ports: [{port: 32768, endPort: 65534}, {protocol: SCTP}]}]}"
+        )
+    ));
+    assert!(
+        posture(&c, "a").default_deny_egress,
+        "TCP 65535 stays denied"
+    );
+}
+
+#[test]
 fn allow_all_rule_on_some_pods_does_not_cancel_the_namespace_default_deny() {
     let c = cluster(&format!(
         "{}{}{}",
