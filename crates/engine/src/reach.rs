@@ -1,16 +1,18 @@
 //! Whether traffic between two pods is allowed: the source's egress AND the
 //! destination's ingress, each the union of the rules of the policies that
-//! select that pod for that direction.
+//! select that pod for that direction. [`explain_connection`] also says which
+//! policy and rule decided each side.
 
 use std::net::IpAddr;
 
 use kube_core::SelectorExt;
+use serde::Serialize;
 
 use crate::cluster::NamespaceState;
 use crate::model::{Direction, Labels, Peer, Pod, Policy, Protocol};
 
 /// Ordered so that `max` is the most permissive answer and `min` combines two sides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Reach {
     Denied,
     /// Allowed only through an `ipBlock` that holds a pod IP: Calico matches
@@ -97,24 +99,88 @@ pub fn peer_matches(peer: &Peer, policy_namespace: &str, other: &Remote<'_>) -> 
     }
 }
 
-/// One side of a connection: `policies` all select the local pod for
-/// `direction` and were written in `policy_namespace`; `other` is the remote
-/// end; `destination` (when a pod) resolves named ports.
-pub fn side(
-    policies: &[&Policy],
+/// Why one side of a connection answers as it does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SideReason {
+    /// No policy selects the pod for this direction, so it is not isolated.
+    NotIsolated,
+    /// The pod uses the node's network, where NetworkPolicy does not apply.
+    HostNetwork,
+    /// This rule admits the connection: `rule` is the 0-based index in the
+    /// policy's `ingress`/`egress` list. With [`Reach::CniDependent`], the
+    /// rule whose ipBlock holds the remote pod's IP.
+    Rule { policy: String, rule: usize },
+    /// These policies isolate the pod and none of their rules admits the connection.
+    NoRuleAdmits { policies: Vec<String> },
+    /// Source and destination are the same pod, which can always reach itself.
+    SamePod,
+    /// No pod on this side: an address outside the cluster has no policy.
+    NotApplicable,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SideVerdict {
+    pub reach: Reach,
+    pub reason: SideReason,
+}
+
+/// Both sides of a connection; `reach` is the weaker of the two.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConnectionVerdict {
+    pub reach: Reach,
+    pub egress: SideVerdict,
+    pub ingress: SideVerdict,
+}
+
+/// What decided one side, borrowed from the policies given: the evaluation
+/// decides sides for every pod and DNS target, so deciding must not allocate.
+#[derive(Clone, Copy, Debug)]
+enum Decision<'p> {
+    NotIsolated,
+    HostNetwork,
+    Rule(&'p Policy, usize),
+    NoRuleAdmits,
+    SamePod,
+    NotApplicable,
+}
+
+impl Decision<'_> {
+    /// `policies` are the ones the side was decided on.
+    fn reason(self, policies: &[&Policy]) -> SideReason {
+        match self {
+            Decision::NotIsolated => SideReason::NotIsolated,
+            Decision::HostNetwork => SideReason::HostNetwork,
+            Decision::Rule(policy, rule) => SideReason::Rule {
+                policy: policy.name.clone(),
+                rule,
+            },
+            Decision::NoRuleAdmits => SideReason::NoRuleAdmits {
+                policies: policies.iter().map(|p| p.name.clone()).collect(),
+            },
+            Decision::SamePod => SideReason::SamePod,
+            Decision::NotApplicable => SideReason::NotApplicable,
+        }
+    }
+}
+
+/// The first rule that allows, else the first that allows only on some CNIs.
+fn decide<'p>(
+    policies: &[&'p Policy],
     policy_namespace: &str,
     direction: Direction,
     other: &Remote<'_>,
     protocol: Protocol,
     port: u16,
     destination: Option<&Pod>,
-) -> Reach {
+) -> (Reach, Decision<'p>) {
     if policies.is_empty() {
-        return Reach::Allowed;
+        return (Reach::Allowed, Decision::NotIsolated);
     }
-    let mut best = Reach::Denied;
+    let mut best = (Reach::Denied, Decision::NoRuleAdmits);
     for policy in policies {
-        for rule in policy.rules(direction).unwrap_or_default() {
+        let rules = policy.rules(direction).unwrap_or_default();
+        for (index, rule) in rules.iter().enumerate() {
             if !rule.admits_port(protocol, port, destination) {
                 continue;
             }
@@ -128,12 +194,99 @@ pub fn side(
                     .unwrap_or(Reach::Denied)
             };
             if reach == Reach::Allowed {
-                return reach;
+                return (reach, Decision::Rule(policy, index));
             }
-            best = best.max(reach);
+            if reach > best.0 {
+                best = (reach, Decision::Rule(policy, index));
+            }
         }
     }
     best
+}
+
+/// One side of a connection: `policies` all select the local pod for
+/// `direction` and were written in `policy_namespace`; `other` is the remote
+/// end; `destination` (when a pod) resolves named ports.
+pub fn side(
+    policies: &[&Policy],
+    policy_namespace: &str,
+    direction: Direction,
+    other: &Remote<'_>,
+    protocol: Protocol,
+    port: u16,
+    destination: Option<&Pod>,
+) -> Reach {
+    decide(
+        policies,
+        policy_namespace,
+        direction,
+        other,
+        protocol,
+        port,
+        destination,
+    )
+    .0
+}
+
+/// Both sides of a connection, each with what decided it.
+struct Decided<'p> {
+    egress: (Reach, Decision<'p>),
+    ingress: (Reach, Decision<'p>),
+}
+
+impl Decided<'_> {
+    fn reach(&self) -> Reach {
+        self.egress.0.min(self.ingress.0)
+    }
+}
+
+fn decide_connection<'p>(
+    source: &Remote<'_>,
+    source_egress: &[&'p Policy],
+    destination: &Remote<'_>,
+    destination_ingress: &[&'p Policy],
+    protocol: Protocol,
+    port: u16,
+) -> Decided<'p> {
+    let not_applicable = (Reach::Allowed, Decision::NotApplicable);
+    // A pod can always reach itself.
+    if let (Remote::Pod(s), Remote::Pod(d)) = (source, destination)
+        && d.namespace == s.namespace
+        && d.pod.name == s.pod.name
+    {
+        let same = (Reach::Allowed, Decision::SamePod);
+        return Decided {
+            egress: same,
+            ingress: same,
+        };
+    }
+    let egress = match source {
+        Remote::Address(_) => not_applicable,
+        Remote::Pod(s) if s.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
+        Remote::Pod(s) => decide(
+            source_egress,
+            s.namespace,
+            Direction::Egress,
+            destination,
+            protocol,
+            port,
+            destination.pod(),
+        ),
+    };
+    let ingress = match destination {
+        Remote::Address(_) => not_applicable,
+        Remote::Pod(d) if d.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
+        Remote::Pod(d) => decide(
+            destination_ingress,
+            d.namespace,
+            Direction::Ingress,
+            source,
+            protocol,
+            port,
+            Some(d.pod),
+        ),
+    };
+    Decided { egress, ingress }
 }
 
 /// Both sides, given the policies already selected for each end. For an
@@ -146,36 +299,43 @@ pub fn connection(
     protocol: Protocol,
     port: u16,
 ) -> Reach {
-    // A pod can always reach itself.
-    if let Remote::Pod(d) = destination
-        && d.namespace == source.namespace
-        && d.pod.name == source.pod.name
-    {
-        return Reach::Allowed;
-    }
-    let egress = side(
-        source_egress,
-        source.namespace,
-        Direction::Egress,
-        destination,
-        protocol,
-        port,
-        destination.pod(),
-    );
-    let Remote::Pod(target) = destination else {
-        return egress;
-    };
-    if egress == Reach::Denied {
-        return egress;
-    }
-    let ingress = side(
-        destination_ingress,
-        target.namespace,
-        Direction::Ingress,
+    decide_connection(
         &Remote::Pod(*source),
+        source_egress,
+        destination,
+        destination_ingress,
         protocol,
         port,
-        Some(target.pod),
+    )
+    .reach()
+}
+
+/// [`connection`], with what decided each side. The source may be an address
+/// too (a client outside the cluster): then only the destination's ingress
+/// applies. Both sides are decided even when one denies, to name both.
+pub fn explain_connection(
+    source: &Remote<'_>,
+    source_egress: &[&Policy],
+    destination: &Remote<'_>,
+    destination_ingress: &[&Policy],
+    protocol: Protocol,
+    port: u16,
+) -> ConnectionVerdict {
+    let decided = decide_connection(
+        source,
+        source_egress,
+        destination,
+        destination_ingress,
+        protocol,
+        port,
     );
-    egress.min(ingress)
+    let verdict = |(reach, decision): (Reach, Decision<'_>), policies: &[&Policy]| SideVerdict {
+        reach,
+        reason: decision.reason(policies),
+    };
+    ConnectionVerdict {
+        reach: decided.reach(),
+        egress: verdict(decided.egress, source_egress),
+        ingress: verdict(decided.ingress, destination_ingress),
+    }
 }

@@ -5,6 +5,7 @@
 mod choices;
 mod differential;
 mod dns;
+mod explain;
 mod exposure;
 mod impact;
 mod index;
