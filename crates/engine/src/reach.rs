@@ -101,7 +101,11 @@ pub fn peer_matches(peer: &Peer, policy_namespace: &str, other: &Remote<'_>) -> 
 
 /// Why one side of a connection answers as it does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum SideReason {
     /// No policy selects the pod for this direction, so it is not isolated.
     NotIsolated,
@@ -111,12 +115,24 @@ pub enum SideReason {
     /// policy's `ingress`/`egress` list. With [`Reach::CniDependent`], the
     /// rule whose ipBlock holds the remote pod's IP.
     Rule { policy: String, rule: usize },
-    /// These policies isolate the pod and none of their rules admits the connection.
-    NoRuleAdmits { policies: Vec<String> },
+    /// These policies isolate the pod and none of their rules admits the
+    /// connection. `port_rules` admit the port, so it is their peers that
+    /// leave the remote end out.
+    NoRuleAdmits {
+        policies: Vec<String>,
+        port_rules: Vec<RuleRef>,
+    },
     /// Source and destination are the same pod, which can always reach itself.
     SamePod,
     /// No pod on this side: an address outside the cluster has no policy.
     NotApplicable,
+}
+
+/// One rule of a policy: `rule` is the 0-based index in its `ingress`/`egress` list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleRef {
+    pub policy: String,
+    pub rule: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -146,8 +162,16 @@ enum Decision<'p> {
 }
 
 impl Decision<'_> {
-    /// `policies` are the ones the side was decided on.
-    fn reason(self, policies: &[&Policy]) -> SideReason {
+    /// `policies` are the ones the side was decided on, for `direction` and
+    /// `protocol`/`port` on `destination`.
+    fn reason(
+        self,
+        policies: &[&Policy],
+        direction: Direction,
+        protocol: Protocol,
+        port: u16,
+        destination: Option<&Pod>,
+    ) -> SideReason {
         match self {
             Decision::NotIsolated => SideReason::NotIsolated,
             Decision::HostNetwork => SideReason::HostNetwork,
@@ -157,6 +181,19 @@ impl Decision<'_> {
             },
             Decision::NoRuleAdmits => SideReason::NoRuleAdmits {
                 policies: policies.iter().map(|p| p.name.clone()).collect(),
+                // The side is denied, so these rules' peers all miss the remote end.
+                port_rules: policies
+                    .iter()
+                    .flat_map(|p| {
+                        let rules = p.rules(direction).unwrap_or_default().iter();
+                        rules.enumerate().map(move |(index, rule)| (p, index, rule))
+                    })
+                    .filter(|(_, _, rule)| rule.admits_port(protocol, port, destination))
+                    .map(|(p, rule, _)| RuleRef {
+                        policy: p.name.clone(),
+                        rule,
+                    })
+                    .collect(),
             },
             Decision::SamePod => SideReason::SamePod,
             Decision::NotApplicable => SideReason::NotApplicable,
@@ -329,13 +366,13 @@ pub fn explain_connection(
         protocol,
         port,
     );
-    let verdict = |(reach, decision): (Reach, Decision<'_>), policies: &[&Policy]| SideVerdict {
+    let verdict = |(reach, decision): (Reach, Decision<'_>), policies, direction| SideVerdict {
         reach,
-        reason: decision.reason(policies),
+        reason: decision.reason(policies, direction, protocol, port, destination.pod()),
     };
     ConnectionVerdict {
         reach: decided.reach(),
-        egress: verdict(decided.egress, source_egress),
-        ingress: verdict(decided.ingress, destination_ingress),
+        egress: verdict(decided.egress, source_egress, Direction::Egress),
+        ingress: verdict(decided.ingress, destination_ingress, Direction::Ingress),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::reach::Reach::{Allowed, CniDependent, Denied};
-use crate::reach::{ConnectionVerdict, SideReason, SideVerdict};
+use crate::reach::{ConnectionVerdict, RuleRef, SideReason, SideVerdict};
 
 const DEFAULT_DENY: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: a}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n---\n";
 
@@ -37,6 +37,20 @@ fn explain(
         protocol,
         port,
     )
+}
+
+/// Denied by `policies`, where `port_rules` admit the port but not the peer.
+fn denied_by(policies: &[&str], port_rules: &[(&str, usize)]) -> SideReason {
+    SideReason::NoRuleAdmits {
+        policies: policies.iter().map(|p| p.to_string()).collect(),
+        port_rules: port_rules
+            .iter()
+            .map(|(policy, rule)| RuleRef {
+                policy: policy.to_string(),
+                rule: *rule,
+            })
+            .collect(),
+    }
 }
 
 fn rule(policy: &str, rule: usize) -> SideReason {
@@ -75,16 +89,12 @@ fn denied_side_lists_the_isolating_policies() {
         verdict.egress,
         SideVerdict {
             reach: Denied,
-            reason: SideReason::NoRuleAdmits {
-                policies: vec!["default-deny".into(), "web".into()]
-            }
+            reason: denied_by(&["default-deny", "web"], &[])
         }
     );
     assert_eq!(
         verdict.ingress.reason,
-        SideReason::NoRuleAdmits {
-            policies: vec!["api".into(), "default-deny".into()]
-        }
+        denied_by(&["api", "default-deny"], &[])
     );
 }
 
@@ -94,18 +104,14 @@ fn ingress_side_is_explained_even_when_egress_already_denies() {
     assert_eq!(verdict.reach, Denied);
     assert_eq!(
         verdict.egress.reason,
-        SideReason::NoRuleAdmits {
-            policies: vec!["default-deny".into()]
-        },
+        denied_by(&["default-deny"], &[]),
         "policy api lists only Ingress"
     );
     assert_eq!(
         verdict.ingress,
         SideVerdict {
             reach: Denied,
-            reason: SideReason::NoRuleAdmits {
-                policies: vec!["default-deny".into()]
-            }
+            reason: denied_by(&["default-deny"], &[])
         }
     );
 }
@@ -122,12 +128,29 @@ fn unselected_pod_is_not_isolated() {
     );
     assert_eq!(
         verdict.ingress.reason,
-        SideReason::NoRuleAdmits {
-            policies: vec!["api".into(), "default-deny".into()]
-        },
+        denied_by(&["api", "default-deny"], &[("api", 0)]),
         "a podSelector alone admits only the policy's own namespace"
     );
     assert_eq!(verdict.reach, Denied);
+}
+
+#[test]
+fn denied_side_names_the_rules_that_admit_the_port_but_not_the_peer() {
+    // The DNS rule selects kube-system by a label it does not carry.
+    let dns = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-dns, namespace: a}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchLabels: {name: kube-system}}}], ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]}]}\n---\n";
+    let c = cluster(&format!(
+        "{COREDNS}{}{DEFAULT_DENY}{dns}",
+        pod("a", "etl", "app: etl")
+    ));
+    let verdict = explain(&c, "a/etl", "kube-system/coredns-1", UDP, 53);
+    assert_eq!(
+        verdict.egress,
+        SideVerdict {
+            reach: Denied,
+            reason: denied_by(&["allow-dns", "default-deny"], &[("allow-dns", 0)])
+        }
+    );
+    assert_eq!(verdict.ingress.reason, SideReason::NotIsolated);
 }
 
 #[test]
@@ -188,10 +211,10 @@ fn external_client_is_judged_by_the_destination_ingress_only() {
     assert_eq!(office.ingress.reason, rule("from-office", 0));
     let elsewhere = from("198.51.100.1");
     assert_eq!(elsewhere.reach, Denied);
-    assert!(matches!(
+    assert_eq!(
         elsewhere.ingress.reason,
-        SideReason::NoRuleAdmits { .. }
-    ));
+        denied_by(&["default-deny", "from-office"], &[("from-office", 0)])
+    );
 }
 
 #[test]
