@@ -1,31 +1,34 @@
 //! `netposture`: Kubernetes network security posture, namespace by namespace.
 
+mod can_reach;
 mod config;
+mod endpoints;
+mod explain;
 mod fail_on;
+mod input;
 mod inventory;
 mod manifests;
 mod operator;
 mod output;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResourceExt;
 use netposture_api::NetworkPostureReport;
-use netposture_engine::{Cluster, CniStatus, Evaluator};
+use netposture_engine::Evaluator;
 
-use crate::config::{CniOverride, Config};
 use crate::fail_on::FailOn;
+use crate::input::InputArgs;
 use crate::output::Format;
 
 /// Exit code for usage, I/O and syntax errors.
 const EXIT_ERROR: u8 = 2;
-/// Exit code when a `--fail-on` condition holds.
-const EXIT_FAIL_ON: u8 = 1;
+/// Exit code when a condition asked about holds: `--fail-on`/`--min-score`,
+/// or a `can-reach` port that is not allowed.
+const EXIT_CONDITION: u8 = 1;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,6 +45,10 @@ struct Cli {
 enum Command {
     /// Evaluate manifests (-f) or the live cluster and print each namespace's posture.
     Scan(ScanArgs),
+    /// Say whether SRC may connect to DST on each port, and which policy and rule decide each side.
+    CanReach(can_reach::CanReachArgs),
+    /// Explain a namespace's verdicts: each check's evidence and remediation, and what each policy selects.
+    Explain(explain::ExplainArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -50,10 +57,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ScanArgs {
-    /// Manifest file or directory (recursive .yaml/.yml/.json), or - for stdin. Repeatable.
-    /// Without it, the cluster of the current kubeconfig is read.
-    #[arg(short = 'f', long = "filename", value_name = "PATH")]
-    filenames: Vec<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
     #[arg(short = 'o', long, value_enum, default_value_t = Format::Table)]
     output: Format,
     /// Only report these namespaces. Repeatable.
@@ -65,18 +70,14 @@ struct ScanArgs {
     /// Exit 1 when any reported namespace scores below this.
     #[arg(long, value_name = "SCORE", value_parser = clap::value_parser!(u8).range(0..=100))]
     min_score: Option<u8>,
-    /// Configuration file (see config/netposture.yaml).
-    #[arg(long, env = "NETPOSTURE_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Declare the CNI instead of detecting it: NAME (a known CNI) or NAME:True|False|Unknown.
-    #[arg(long, value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
-    cni: Option<CniOverride>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => scan(args),
+        Command::CanReach(args) => can_reach::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");
@@ -94,25 +95,11 @@ fn crd_yaml() -> anyhow::Result<String> {
 }
 
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let mut settings = config.settings().map_err(anyhow::Error::msg)?;
-    let exclusion = config.exclusion().map_err(anyhow::Error::msg)?;
-    if let Some(cni) = &args.cni {
-        settings.cni_override = Some(CniStatus {
-            name: cni.name.clone(),
-            capable: cni.capable,
-            evidence: "set by --cni".into(),
-        });
-    }
-
-    let cluster = if args.filenames.is_empty() {
-        read_cluster()?
-    } else {
-        read_manifests(&args.filenames)?
-    };
+    let input::Input {
+        cluster,
+        settings,
+        exclusion,
+    } = args.input.load()?;
     let evaluator = Evaluator::new(&cluster, &settings);
     let postures = if args.namespaces.is_empty() {
         let mut all = evaluator.all();
@@ -131,7 +118,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 evaluator
                     .namespace(name)
                     .map(|posture| (name.clone(), posture))
-                    .with_context(|| format!("namespace {name:?} is not in the input"))
+                    .ok_or_else(|| input::unknown_namespace(name))
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
@@ -172,54 +159,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     for line in &failed {
         eprintln!("fail-on: {line}");
     }
-    Ok(ExitCode::from(EXIT_FAIL_ON))
-}
-
-fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
-    let manifests = manifests::load(paths)?;
-    if !manifests.skipped.is_empty() {
-        let kinds: Vec<String> = manifests
-            .skipped
-            .iter()
-            .map(|(kind, count)| {
-                format!(
-                    "{count} {}",
-                    if kind.is_empty() {
-                        "without kind"
-                    } else {
-                        kind
-                    }
-                )
-            })
-            .collect();
-        eprintln!(
-            "note: skipped objects the engine does not use: {}",
-            kinds.join(", ")
-        );
-    }
-    let cluster = inventory::from_manifests(&manifests);
-    for (namespace, state) in cluster.namespaces() {
-        for rejected in state.rejected.values() {
-            eprintln!(
-                "warning: {} {namespace}/{} is left out: {}",
-                rejected.kind, rejected.name, rejected.reason
-            );
-        }
-    }
-    Ok(cluster)
-}
-
-fn read_cluster() -> anyhow::Result<Cluster> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let client = kube::Client::try_default()
-            .await
-            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")?;
-        inventory::from_cluster(client).await
-    })
+    Ok(ExitCode::from(EXIT_CONDITION))
 }
 
 #[cfg(test)]

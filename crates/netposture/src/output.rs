@@ -1,11 +1,13 @@
 //! Renders reports: a kubectl-like table, or a `v1 List` of
-//! `NetworkPostureReport` objects as JSON or YAML.
+//! `NetworkPostureReport` objects as JSON or YAML; and the formats of the
+//! commands that explain (`can-reach`, `explain`).
 
 use std::io::Write;
 
 use clap::ValueEnum;
 use netposture_api::NetworkPostureReport;
 use netposture_engine::CheckStatus;
+use serde::Serialize;
 use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -25,12 +27,29 @@ pub fn write(
     match format {
         Format::Table => write_table(out, reports, false)?,
         Format::Wide => write_table(out, reports, true)?,
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &as_list(reports))?;
-            writeln!(out)?;
-        }
-        Format::Yaml => serde_norway::to_writer(&mut *out, &as_list(reports))?,
+        Format::Json => write_json(out, &as_list(reports))?,
+        Format::Yaml => write_yaml(out, &as_list(reports))?,
     }
+    Ok(())
+}
+
+/// Output of `can-reach` and `explain`: readable text, or the same facts as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DetailFormat {
+    /// Readable text.
+    Text,
+    Json,
+    Yaml,
+}
+
+pub fn write_json(out: &mut impl Write, value: &impl Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn write_yaml(out: &mut impl Write, value: &impl Serialize) -> anyhow::Result<()> {
+    serde_norway::to_writer(&mut *out, value)?;
     Ok(())
 }
 
@@ -100,6 +119,15 @@ fn write_table(
         ]);
     }
     let columns = if wide { 11 } else { 10 };
+    write_columns(out, &rows, columns)
+}
+
+/// The first `columns` cells of each row, left-aligned in columns three spaces apart.
+pub fn write_columns(
+    out: &mut impl Write,
+    rows: &[Vec<String>],
+    columns: usize,
+) -> std::io::Result<()> {
     let widths: Vec<usize> = (0..columns)
         .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
         .collect();

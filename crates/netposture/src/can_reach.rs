@@ -1,0 +1,279 @@
+//! `netposture can-reach SRC DST`: whether SRC may connect to DST on each
+//! port, and which policy and rule decide the source's egress and the
+//! destination's ingress.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Args;
+use netposture_engine::model::{Direction, Peer, Protocol};
+use netposture_engine::reach::{self, ConnectionVerdict, Reach, SideReason, SideVerdict};
+use netposture_engine::{Capability, Evaluator};
+use serde::Serialize;
+
+use crate::endpoints::{EndpointArg, Port, PortArg, Resolved};
+use crate::input::InputArgs;
+use crate::output::{self, DetailFormat};
+
+#[derive(Debug, Args)]
+pub struct CanReachArgs {
+    /// NAMESPACE/POD, NAMESPACE (a new unlabelled pod there) or an IP address (a client outside the cluster).
+    #[arg(value_name = "SRC", value_parser = EndpointArg::parse)]
+    source: EndpointArg,
+    /// NAMESPACE/POD, NAMESPACE (a new unlabelled pod there) or an IP address (outside the cluster).
+    #[arg(value_name = "DST", value_parser = EndpointArg::parse)]
+    destination: EndpointArg,
+    /// PORT[/PROTO], TCP by default; PORT may name a container port of a pod DST. Repeatable.
+    /// Without it, every container port of DST.
+    #[arg(short = 'p', long = "port", value_name = "PORT[/PROTO]", value_parser = PortArg::parse)]
+    ports: Vec<PortArg>,
+    #[arg(short = 'o', long, value_enum, default_value_t = DetailFormat::Text)]
+    output: DetailFormat,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// The answer for every port, as `-o json|yaml` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer {
+    source: String,
+    destination: String,
+    /// Every port is allowed on every CNI.
+    allowed: bool,
+    connections: Vec<Connection>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Connection {
+    port: u16,
+    protocol: Protocol,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port_name: Option<String>,
+    reach: Reach,
+    egress: Side,
+    ingress: Side,
+    #[serde(skip)]
+    label: String,
+}
+
+#[derive(Serialize)]
+struct Side {
+    #[serde(flatten)]
+    verdict: SideVerdict,
+    /// The same reason, as the text output says it.
+    explanation: String,
+}
+
+pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
+    if matches!(
+        (&args.source, &args.destination),
+        (EndpointArg::Address(_), EndpointArg::Address(_))
+    ) {
+        anyhow::bail!(
+            "SRC and DST are both addresses: NetworkPolicy applies only where one is a pod"
+        );
+    }
+    let input = args.input.load()?;
+    let source = Resolved::resolve(&args.source, &input.cluster)?;
+    let destination = Resolved::resolve(&args.destination, &input.cluster)?;
+    let ports = crate::endpoints::ports(&args.ports, &destination)?;
+    let egress = source.policies(Direction::Egress);
+    let ingress = destination.policies(Direction::Ingress);
+    let connections: Vec<Connection> = ports
+        .into_iter()
+        .map(|port| {
+            let verdict = reach::explain_connection(
+                &source.remote(),
+                &egress,
+                &destination.remote(),
+                &ingress,
+                port.protocol,
+                port.number,
+            );
+            connection(&source, &destination, port, verdict)
+        })
+        .collect();
+    let answer = Answer {
+        source: source.name.clone(),
+        destination: destination.name.clone(),
+        allowed: connections.iter().all(|c| c.reach == Reach::Allowed),
+        connections,
+    };
+
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.output {
+        DetailFormat::Text => write_text(&mut out, &answer)?,
+        DetailFormat::Json => output::write_json(&mut out, &answer)?,
+        DetailFormat::Yaml => output::write_yaml(&mut out, &answer)?,
+    }
+    let evaluator = Evaluator::new(&input.cluster, &input.settings);
+    let cni = evaluator.cni();
+    match cni.capable {
+        Capability::True => {}
+        Capability::False => eprintln!(
+            "note: the CNI ({}) does not enforce NetworkPolicy: in fact every connection is allowed",
+            cni.name
+        ),
+        Capability::Unknown => eprintln!(
+            "note: the CNI ({}) is not known to enforce NetworkPolicy: these answers hold only if it does",
+            cni.name
+        ),
+    }
+    Ok(if answer.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_CONDITION)
+    })
+}
+
+fn connection(
+    source: &Resolved<'_>,
+    destination: &Resolved<'_>,
+    port: Port,
+    verdict: ConnectionVerdict,
+) -> Connection {
+    let ConnectionVerdict {
+        reach,
+        egress,
+        ingress,
+    } = verdict;
+    let egress = Side {
+        explanation: explain_side(Direction::Egress, &egress, source, destination, &port),
+        verdict: egress,
+    };
+    let ingress = Side {
+        explanation: explain_side(Direction::Ingress, &ingress, destination, source, &port),
+        verdict: ingress,
+    };
+    Connection {
+        label: port.to_string(),
+        port: port.number,
+        protocol: port.protocol,
+        port_name: port.name,
+        reach,
+        egress,
+        ingress,
+    }
+}
+
+fn reach_word(reach: Reach) -> &'static str {
+    match reach {
+        Reach::Allowed => "allowed",
+        Reach::Denied => "denied",
+        Reach::CniDependent => "depends on the CNI",
+    }
+}
+
+fn rule_name(policy: &str, direction: Direction, rule: usize) -> String {
+    format!("networkpolicy/{policy} {direction}[{rule}]")
+}
+
+/// One side in words: `local` is the end whose policies decided it.
+fn explain_side(
+    direction: Direction,
+    verdict: &SideVerdict,
+    local: &Resolved<'_>,
+    remote: &Resolved<'_>,
+    port: &Port,
+) -> String {
+    match &verdict.reason {
+        SideReason::NotIsolated => format!("allowed: no policy selects it for {direction}"),
+        SideReason::HostNetwork => {
+            "allowed: a hostNetwork pod, which NetworkPolicy does not apply to".into()
+        }
+        SideReason::SamePod => "allowed: a pod can always reach itself".into(),
+        SideReason::NotApplicable => match direction {
+            Direction::Egress => "not applicable: a client outside the cluster".into(),
+            Direction::Ingress => "not applicable: an address outside the cluster".into(),
+        },
+        SideReason::NoRuleAdmits {
+            policies,
+            port_rules,
+        } => {
+            let names: Vec<String> = policies
+                .iter()
+                .map(|p| format!("networkpolicy/{p}"))
+                .collect();
+            let preposition = match direction {
+                Direction::Egress => "to",
+                Direction::Ingress => "from",
+            };
+            let port = format!("{}/{}", port.number, port.protocol);
+            let mut text = format!(
+                "denied: isolated by {}; none admits {port} {preposition} {}",
+                names.join(", "),
+                remote.name
+            );
+            if !port_rules.is_empty() {
+                let rules: Vec<String> = port_rules
+                    .iter()
+                    .map(|r| rule_name(&r.policy, direction, r.rule))
+                    .collect();
+                text.push_str(&format!(
+                    "; {port} is admitted only {preposition} other peers by {}",
+                    rules.join(", ")
+                ));
+            }
+            text
+        }
+        SideReason::Rule { policy, rule } => {
+            let rule_name = rule_name(policy, direction, *rule);
+            if verdict.reach != Reach::CniDependent {
+                return format!("{} by {rule_name}", reach_word(verdict.reach));
+            }
+            let blocks = pod_ip_blocks(direction, local, policy, *rule, remote);
+            format!(
+                "depends on the CNI: allowed only through ipBlock {blocks} of {rule_name} matching a pod IP of {} (Calico: allowed, Cilium: denied)",
+                remote.name
+            )
+        }
+    }
+}
+
+/// The ipBlocks of one rule that hold an IP of the remote pod.
+fn pod_ip_blocks(
+    direction: Direction,
+    local: &Resolved<'_>,
+    policy: &str,
+    rule: usize,
+    remote: &Resolved<'_>,
+) -> String {
+    let ips = remote.pod().map(|p| p.ips.as_slice()).unwrap_or_default();
+    let blocks: Vec<String> = local
+        .policy(policy)
+        .and_then(|p| p.rules(direction))
+        .and_then(|rules| rules.get(rule))
+        .map(|r| r.peers.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|peer| match peer {
+            Peer::IpBlock(block) if ips.iter().any(|ip| block.contains(*ip)) => {
+                Some(block.cidr.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    blocks.join(", ")
+}
+
+fn write_text(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
+    let egress_label = format!("egress  {}:", answer.source);
+    let ingress_label = format!("ingress {}:", answer.destination);
+    let width = egress_label.len().max(ingress_label.len());
+    for c in &answer.connections {
+        writeln!(
+            out,
+            "{} -> {} {}: {}",
+            answer.source,
+            answer.destination,
+            c.label,
+            reach_word(c.reach)
+        )?;
+        writeln!(out, "  {egress_label:<width$} {}", c.egress.explanation)?;
+        writeln!(out, "  {ingress_label:<width$} {}", c.ingress.explanation)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! What `scan`, `can-reach` and `explain` read, the same way: manifests
+//! (`-f`) or the live cluster, a configuration file and a CNI override, into
+//! the engine's index and settings.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use netposture_engine::{Cluster, CniStatus, Settings};
+
+use crate::config::{CniOverride, Config, Exclusion};
+use crate::{inventory, manifests};
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Manifest file or directory (recursive .yaml/.yml/.json), or - for stdin. Repeatable.
+    /// Without it, the cluster of the current kubeconfig is read.
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub filenames: Vec<PathBuf>,
+    /// Configuration file (see config/netposture.yaml).
+    #[arg(long, env = "NETPOSTURE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Declare the CNI instead of detecting it: NAME (a known CNI) or NAME:True|False|Unknown.
+    #[arg(long, value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
+    pub cni: Option<CniOverride>,
+}
+
+/// The index with the settings and namespace exclusions to evaluate it with.
+pub struct Input {
+    pub cluster: Cluster,
+    pub settings: Settings,
+    pub exclusion: Exclusion,
+}
+
+impl InputArgs {
+    /// Reads the configuration first, so a bad file fails before any cluster I/O.
+    pub fn load(&self) -> anyhow::Result<Input> {
+        let config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        let mut settings = config.settings().map_err(anyhow::Error::msg)?;
+        let exclusion = config.exclusion().map_err(anyhow::Error::msg)?;
+        if let Some(cni) = &self.cni {
+            settings.cni_override = Some(CniStatus {
+                name: cni.name.clone(),
+                capable: cni.capable,
+                evidence: "set by --cni".into(),
+            });
+        }
+        let cluster = if self.filenames.is_empty() {
+            read_cluster()?
+        } else {
+            read_manifests(&self.filenames)?
+        };
+        Ok(Input {
+            cluster,
+            settings,
+            exclusion,
+        })
+    }
+}
+
+fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
+    let manifests = manifests::load(paths)?;
+    if !manifests.skipped.is_empty() {
+        let kinds: Vec<String> = manifests
+            .skipped
+            .iter()
+            .map(|(kind, count)| {
+                format!(
+                    "{count} {}",
+                    if kind.is_empty() {
+                        "without kind"
+                    } else {
+                        kind
+                    }
+                )
+            })
+            .collect();
+        eprintln!(
+            "note: skipped objects the engine does not use: {}",
+            kinds.join(", ")
+        );
+    }
+    let cluster = inventory::from_manifests(&manifests);
+    for (namespace, state) in cluster.namespaces() {
+        for rejected in state.rejected.values() {
+            eprintln!(
+                "warning: {} {namespace}/{} is left out: {}",
+                rejected.kind, rejected.name, rejected.reason
+            );
+        }
+    }
+    Ok(cluster)
+}
+
+fn read_cluster() -> anyhow::Result<Cluster> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster (KUBECONFIG, ~/.kube/config or in-cluster)")?;
+        inventory::from_cluster(client).await
+    })
+}
+
+/// The error for a namespace the input does not hold, the same for every command.
+pub fn unknown_namespace(name: &str) -> anyhow::Error {
+    anyhow::anyhow!("namespace {name:?} is not in the input")
+}
