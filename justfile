@@ -23,7 +23,8 @@ scan-examples: build
     @echo "== examples/flannel-cluster: textbook policies on a CNI that ignores them"
     @{{netposture}} scan -f examples/flannel-cluster -o wide
     @echo
-    @echo "Why a namespace is what it is: netposture scan -f examples/cluster -n analytics -o yaml"
+    @echo "Why a namespace is what it is: netposture explain analytics -f examples/cluster"
+    @echo "Which policy decides a flow:   netposture can-reach analytics/etl kube-system/coredns -p 53/UDP -f examples/cluster"
 
 # Every test: formatting, lints, unit and integration tests (incl. CRD drift), then the e2e suite.
 test: unit e2e

@@ -54,6 +54,7 @@ struct Connection {
     reach: Reach,
     egress: Side,
     ingress: Side,
+    /// `8080/TCP (http)`, as the text output names the port.
     #[serde(skip)]
     label: String,
 }
@@ -76,8 +77,9 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let input = args.input.load()?;
-    let source = Resolved::resolve(&args.source, &input.cluster)?;
-    let destination = Resolved::resolve(&args.destination, &input.cluster)?;
+    let source = Resolved::resolve(&args.source, &input.cluster, "(new source pod)")?;
+    let destination =
+        Resolved::resolve(&args.destination, &input.cluster, "(new destination pod)")?;
     let ports = crate::endpoints::ports(&args.ports, &destination)?;
     let egress = source.policies(Direction::Egress);
     let ingress = destination.policies(Direction::Ingress);

@@ -67,7 +67,13 @@ enum Place<'c> {
 }
 
 impl<'c> Resolved<'c> {
-    pub fn resolve(arg: &EndpointArg, cluster: &'c Cluster) -> anyhow::Result<Self> {
+    /// `new_pod_name` names the pod a bare NAMESPACE stands for; the two ends
+    /// need different names, or two new pods would be one pod reaching itself.
+    pub fn resolve(
+        arg: &EndpointArg,
+        cluster: &'c Cluster,
+        new_pod_name: &str,
+    ) -> anyhow::Result<Self> {
         let (namespace, pod_name) = match arg {
             EndpointArg::Address(ip) => {
                 return Ok(Resolved {
@@ -88,7 +94,7 @@ impl<'c> Resolved<'c> {
             }
             None => (
                 format!("a new pod in {namespace}"),
-                Pod::unlabelled("(new pod)"),
+                Pod::unlabelled(new_pod_name),
             ),
         };
         Ok(Resolved {

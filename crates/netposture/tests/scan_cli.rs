@@ -2,24 +2,13 @@
 //! input: verdicts, output formats, exit codes.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is a test failure
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use common::{netposture, repo};
 use serde_json::Value;
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
-}
-
-fn netposture(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netposture"))
-        .args(args)
-        .output()
-        .expect("netposture runs")
-}
 
 fn scan_json(dir: &str) -> Vec<Value> {
     let path = repo(dir);
