@@ -265,40 +265,25 @@ pub fn side(
     .0
 }
 
-/// Both sides of a connection, each with what decided it.
-struct Decided<'p> {
-    egress: (Reach, Decision<'p>),
-    ingress: (Reach, Decision<'p>),
+/// A side's answer with what decided it.
+type Decided<'p> = (Reach, Decision<'p>);
+
+/// A pod can always reach itself.
+fn same_pod(source: &Remote<'_>, destination: &Remote<'_>) -> bool {
+    matches!((source, destination), (Remote::Pod(s), Remote::Pod(d))
+        if d.namespace == s.namespace && d.pod.name == s.pod.name)
 }
 
-impl Decided<'_> {
-    fn reach(&self) -> Reach {
-        self.egress.0.min(self.ingress.0)
-    }
-}
-
-fn decide_connection<'p>(
+/// The source's egress: none for an address, not enforced on a hostNetwork pod.
+fn decide_egress<'p>(
     source: &Remote<'_>,
     source_egress: &[&'p Policy],
     destination: &Remote<'_>,
-    destination_ingress: &[&'p Policy],
     protocol: Protocol,
     port: u16,
 ) -> Decided<'p> {
-    let not_applicable = (Reach::Allowed, Decision::NotApplicable);
-    // A pod can always reach itself.
-    if let (Remote::Pod(s), Remote::Pod(d)) = (source, destination)
-        && d.namespace == s.namespace
-        && d.pod.name == s.pod.name
-    {
-        let same = (Reach::Allowed, Decision::SamePod);
-        return Decided {
-            egress: same,
-            ingress: same,
-        };
-    }
-    let egress = match source {
-        Remote::Address(_) => not_applicable,
+    match source {
+        Remote::Address(_) => (Reach::Allowed, Decision::NotApplicable),
         Remote::Pod(s) if s.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
         Remote::Pod(s) => decide(
             source_egress,
@@ -309,9 +294,19 @@ fn decide_connection<'p>(
             port,
             destination.pod(),
         ),
-    };
-    let ingress = match destination {
-        Remote::Address(_) => not_applicable,
+    }
+}
+
+/// The destination's ingress: none for an address, not enforced on a hostNetwork pod.
+fn decide_ingress<'p>(
+    source: &Remote<'_>,
+    destination: &Remote<'_>,
+    destination_ingress: &[&'p Policy],
+    protocol: Protocol,
+    port: u16,
+) -> Decided<'p> {
+    match destination {
+        Remote::Address(_) => (Reach::Allowed, Decision::NotApplicable),
         Remote::Pod(d) if d.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
         Remote::Pod(d) => decide(
             destination_ingress,
@@ -322,8 +317,7 @@ fn decide_connection<'p>(
             port,
             Some(d.pod),
         ),
-    };
-    Decided { egress, ingress }
+    }
 }
 
 /// Both sides, given the policies already selected for each end. For an
@@ -336,15 +330,18 @@ pub fn connection(
     protocol: Protocol,
     port: u16,
 ) -> Reach {
-    decide_connection(
-        &Remote::Pod(*source),
-        source_egress,
-        destination,
-        destination_ingress,
-        protocol,
-        port,
-    )
-    .reach()
+    let source = Remote::Pod(*source);
+    if same_pod(&source, destination) {
+        return Reach::Allowed;
+    }
+    let (egress, _) = decide_egress(&source, source_egress, destination, protocol, port);
+    // The evaluation asks this for every pod and DNS target: a denied egress
+    // needs no ingress side.
+    if egress == Reach::Denied {
+        return egress;
+    }
+    let (ingress, _) = decide_ingress(&source, destination, destination_ingress, protocol, port);
+    egress.min(ingress)
 }
 
 /// [`connection`], with what decided each side. The source may be an address
@@ -358,21 +355,22 @@ pub fn explain_connection(
     protocol: Protocol,
     port: u16,
 ) -> ConnectionVerdict {
-    let decided = decide_connection(
-        source,
-        source_egress,
-        destination,
-        destination_ingress,
-        protocol,
-        port,
-    );
-    let verdict = |(reach, decision): (Reach, Decision<'_>), policies, direction| SideVerdict {
+    let (egress, ingress) = if same_pod(source, destination) {
+        let same = (Reach::Allowed, Decision::SamePod);
+        (same, same)
+    } else {
+        (
+            decide_egress(source, source_egress, destination, protocol, port),
+            decide_ingress(source, destination, destination_ingress, protocol, port),
+        )
+    };
+    let verdict = |(reach, decision): Decided<'_>, policies, direction| SideVerdict {
         reach,
         reason: decision.reason(policies, direction, protocol, port, destination.pod()),
     };
     ConnectionVerdict {
-        reach: decided.reach(),
-        egress: verdict(decided.egress, source_egress, Direction::Egress),
-        ingress: verdict(decided.ingress, destination_ingress, Direction::Ingress),
+        reach: egress.0.min(ingress.0),
+        egress: verdict(egress, source_egress, Direction::Egress),
+        ingress: verdict(ingress, destination_ingress, Direction::Ingress),
     }
 }
