@@ -51,11 +51,8 @@ struct PolicySelection {
     pod_selector: String,
     /// Selects every pod, including pods created later.
     whole_namespace: bool,
-    /// Selected pods the policy applies to.
+    /// The pods it applies to; never a hostNetwork pod, which NetworkPolicy does not govern.
     pods: Vec<String>,
-    /// Selected hostNetwork pods, which the policy does not protect.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    host_network_pods: Vec<String>,
 }
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
@@ -87,8 +84,8 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Every policy of the namespace with the pods it selects, found the way the
-/// engine selects them (by direction, so a policy selects a pod only for the
-/// directions it lists).
+/// engine selects them: by direction, so only for the directions a policy
+/// lists, and never a hostNetwork pod.
 fn policy_selections(state: &NamespaceState) -> Vec<PolicySelection> {
     let mut selected: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for pod in state.pods.values() {
@@ -105,11 +102,7 @@ fn policy_selections(state: &NamespaceState) -> Vec<PolicySelection> {
         .policies
         .values()
         .map(|policy| {
-            let (host_network, pods): (Vec<&str>, Vec<&str>) = selected
-                .get(policy.name.as_str())
-                .into_iter()
-                .flatten()
-                .partition(|pod| state.pods.get(**pod).is_some_and(|p| p.host_network));
+            let pods = selected.get(policy.name.as_str()).into_iter().flatten();
             PolicySelection {
                 name: policy.name.clone(),
                 policy_types: [Direction::Ingress, Direction::Egress]
@@ -119,8 +112,7 @@ fn policy_selections(state: &NamespaceState) -> Vec<PolicySelection> {
                     .collect(),
                 pod_selector: policy.pod_selector.to_string(),
                 whole_namespace: policy.selects_whole_namespace(),
-                pods: pods.into_iter().map(String::from).collect(),
-                host_network_pods: host_network.into_iter().map(String::from).collect(),
+                pods: pods.map(|pod| pod.to_string()).collect(),
             }
         })
         .collect()
@@ -247,12 +239,6 @@ fn write_text(out: &mut impl Write, explanation: &Explanation) -> std::io::Resul
     ];
     for policy in &explanation.policies {
         let mut pods: Vec<String> = policy.pods.clone();
-        pods.extend(
-            policy
-                .host_network_pods
-                .iter()
-                .map(|p| format!("{p} (hostNetwork: not protected)")),
-        );
         if pods.len() > PODS_SHOWN {
             let rest = pods.len() - PODS_SHOWN;
             pods.truncate(PODS_SHOWN);

@@ -371,7 +371,8 @@ fn explain_shows_which_pods_each_policy_selects() {
     );
     assert_eq!(
         row("default-deny"),
-        "default-deny Ingress,Egress {} every pod, including new ones: statefulset/prometheus, daemonset/node-exporter (hostNetwork: not protected)"
+        "default-deny Ingress,Egress {} every pod, including new ones: statefulset/prometheus",
+        "NetworkPolicy does not govern the hostNetwork node exporter"
     );
     assert!(text.contains("[Fail, High] host-network-pods"), "{text}");
 }
