@@ -61,6 +61,10 @@ usage: e2e/cluster.sh COMMAND [DIR]
                      stop and start that one process with its recorded command
                      line, then wait until the API server is ready again
   status [DIR]       print which processes run (exit 0 only if all do)
+  kubeconfig NAMESPACE SERVICEACCOUNT [DIR]
+                     mint a 24h token for that ServiceAccount (TokenRequest)
+                     and write DIR/NAMESPACE-SERVICEACCOUNT.kubeconfig, which
+                     authenticates as it; prints the file's path
 
 DIR defaults to \$NETPOSTURE_CLUSTER_DIR, else /tmp/netposture-cluster. After
 'up' it holds: env (source it: KUBECONFIG, NETPOSTURE_APISERVER_URL, ...),
@@ -684,6 +688,17 @@ cmd_status() {
   return "$all"
 }
 
+cmd_kubeconfig() {
+  local namespace=${1:?kubeconfig: NAMESPACE missing} account=${2:?kubeconfig: SERVICEACCOUNT missing} dir token
+  dir=$(state_dir "${3:-}")
+  [[ -s $dir/env ]] || die "kubeconfig: no cluster was started in $dir"
+  # shellcheck disable=SC1091 # written by cmd_up
+  . "$dir/env"
+  token=$(kubectl -n "$namespace" create token "$account" --duration=24h)
+  write_kubeconfig "$dir/$namespace-$account.kubeconfig" "$account" "$token"
+  printf '%s\n' "$dir/$namespace-$account.kubeconfig"
+}
+
 main() {
   local sub=${1:-help}
   shift || true
@@ -695,6 +710,7 @@ main() {
   restart-apiserver) cmd_restart kube-apiserver "$@" ;;
   restart-etcd) cmd_restart etcd "$@" ;;
   status) cmd_status "$@" ;;
+  kubeconfig) cmd_kubeconfig "$@" ;;
   help | -h | --help) usage ;;
   *)
     usage >&2

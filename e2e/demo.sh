@@ -31,23 +31,6 @@ stop_operator() {
   rm -f "$DIR/operator.pid"
 }
 
-# A kubeconfig for the operator's ServiceAccount: it runs with exactly the
-# ClusterRole from deploy/, as it would in a cluster.
-write_operator_kubeconfig() {
-  local token server ca
-  token=$(kubectl -n netposture-system create token netposture --duration=24h)
-  server=$(kubectl config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
-  ca=$(kubectl config view --minify --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
-  cat >"$DIR/operator.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: netposture, user: {token: "$token"}}]
-contexts: [{name: netposture, context: {cluster: local, user: netposture}}]
-current-context: netposture
-EOF
-}
-
 # One Pod per replica of every example workload, from its pod template.
 workload_pods() {
   kubectl get deployments,statefulsets,daemonsets -A -o json | jq '{
@@ -76,10 +59,13 @@ cmd_up() {
   kubectl apply -f crds/networkpostures.netposture.io.yaml -f deploy/base/namespace.yaml -f deploy/base/rbac.yaml -f deploy/base/networkpolicy.yaml >/dev/null
   kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
   until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
-  write_operator_kubeconfig
+  # The operator runs as its ServiceAccount, with exactly the ClusterRole
+  # from deploy/, as it would in a cluster.
+  local kubeconfig
+  kubeconfig=$(e2e/cluster.sh kubeconfig netposture-system netposture "$DIR")
 
   stop_operator
-  KUBECONFIG=$DIR/operator.kubeconfig POD_NAMESPACE=netposture-system \
+  KUBECONFIG=$kubeconfig POD_NAMESPACE=netposture-system \
     setsid "$bin" operator --metrics-addr "$METRICS_ADDR" --identity demo \
     >"$DIR/logs/operator.log" 2>&1 </dev/null &
   echo $! >"$DIR/operator.pid"

@@ -79,20 +79,8 @@ kubectl apply -k deploy/ >/dev/null
 kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
 until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
 
-# As write_operator_kubeconfig in e2e/demo.sh: the operator runs with exactly
-# the ClusterRole from deploy/.
-token=$(kubectl -n netposture-system create token netposture --duration=24h)
-server=$(kubectl config view --minify -o 'jsonpath={.clusters[0].cluster.server}')
-ca=$(kubectl config view --minify --raw -o 'jsonpath={.clusters[0].cluster.certificate-authority-data}')
-cat >"$dir/operator.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: local, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: netposture, user: {token: "$token"}}]
-contexts: [{name: netposture, context: {cluster: local, user: netposture}}]
-current-context: netposture
-EOF
-chmod 600 "$dir/operator.kubeconfig"
+# The operator runs as its ServiceAccount, with exactly the ClusterRole from deploy/.
+operator_kubeconfig=$(e2e/cluster.sh kubeconfig netposture-system netposture "$dir")
 
 # Cluster add-ons as the reports expect them: DNS pods and a policy-enforcing CNI.
 until kubectl -n kube-system get serviceaccount default >/dev/null 2>&1; do sleep 0.5; done
@@ -113,7 +101,7 @@ EOF
 # A loopback port below the ephemeral range that nothing listens on.
 while port=$((20000 + RANDOM % 12000)); (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do :; done
 readonly METRICS="http://127.0.0.1:$port"
-KUBECONFIG=$dir/operator.kubeconfig POD_NAMESPACE=netposture-system NO_COLOR=1 \
+KUBECONFIG=$operator_kubeconfig POD_NAMESPACE=netposture-system NO_COLOR=1 \
   "$BIN" operator --metrics-addr "127.0.0.1:$port" --identity measure \
   --resync-period "${RESYNC_SECONDS}s" >"$dir/logs/operator.log" 2>&1 </dev/null &
 OPERATOR_PID=$!

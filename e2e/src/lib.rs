@@ -167,30 +167,17 @@ fn operator_kubeconfig() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         install();
-        let token = kubectl_ok(&[
-            "-n",
-            OPERATOR_NAMESPACE,
-            "create",
-            "token",
-            SERVICE_ACCOUNT,
-            "--duration=24h",
-        ]);
-        let server = kubectl_ok(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]);
-        let ca = kubectl_ok(&[
-            "config",
-            "view",
-            "--minify",
-            "--raw",
-            "-o",
-            "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-        ]);
-        let config = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: local\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: netposture\n  user:\n    token: {}\ncontexts:\n- name: netposture\n  context: {{cluster: local, user: netposture}}\ncurrent-context: netposture\n",
-            token.trim()
+        let output = Command::new(repo_root().join("e2e/cluster.sh"))
+            .args(["kubeconfig", OPERATOR_NAMESPACE, SERVICE_ACCOUNT])
+            .arg(cluster_dir())
+            .output()
+            .expect("cluster.sh runs");
+        assert!(
+            output.status.success(),
+            "e2e/cluster.sh kubeconfig failed: {}",
+            String::from_utf8_lossy(&output.stderr)
         );
-        let path = cluster_dir().join("netposture-sa.kubeconfig");
-        std::fs::write(&path, config).expect("kubeconfig written");
-        path
+        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
     })
     .clone()
 }
