@@ -274,48 +274,32 @@ fn same_pod(source: &Remote<'_>, destination: &Remote<'_>) -> bool {
         if d.namespace == s.namespace && d.pod.name == s.pod.name)
 }
 
-/// The source's egress: none for an address, not enforced on a hostNetwork pod.
-fn decide_egress<'p>(
-    source: &Remote<'_>,
-    source_egress: &[&'p Policy],
-    destination: &Remote<'_>,
+/// The side of `local`, the end whose `policies` apply in `direction`, with
+/// `remote` the other end: none for an address, not enforced on a
+/// hostNetwork pod. Named ports resolve on the destination.
+fn decide_end<'p>(
+    local: &Remote<'_>,
+    policies: &[&'p Policy],
+    direction: Direction,
+    remote: &Remote<'_>,
     protocol: Protocol,
     port: u16,
 ) -> Decided<'p> {
-    match source {
+    let destination = match direction {
+        Direction::Egress => remote.pod(),
+        Direction::Ingress => local.pod(),
+    };
+    match local {
         Remote::Address(_) => (Reach::Allowed, Decision::NotApplicable),
-        Remote::Pod(s) if s.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
-        Remote::Pod(s) => decide(
-            source_egress,
-            s.namespace,
-            Direction::Egress,
+        Remote::Pod(end) if end.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
+        Remote::Pod(end) => decide(
+            policies,
+            end.namespace,
+            direction,
+            remote,
+            protocol,
+            port,
             destination,
-            protocol,
-            port,
-            destination.pod(),
-        ),
-    }
-}
-
-/// The destination's ingress: none for an address, not enforced on a hostNetwork pod.
-fn decide_ingress<'p>(
-    source: &Remote<'_>,
-    destination: &Remote<'_>,
-    destination_ingress: &[&'p Policy],
-    protocol: Protocol,
-    port: u16,
-) -> Decided<'p> {
-    match destination {
-        Remote::Address(_) => (Reach::Allowed, Decision::NotApplicable),
-        Remote::Pod(d) if d.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
-        Remote::Pod(d) => decide(
-            destination_ingress,
-            d.namespace,
-            Direction::Ingress,
-            source,
-            protocol,
-            port,
-            Some(d.pod),
         ),
     }
 }
@@ -334,13 +318,27 @@ pub fn connection(
     if same_pod(&source, destination) {
         return Reach::Allowed;
     }
-    let (egress, _) = decide_egress(&source, source_egress, destination, protocol, port);
+    let (egress, _) = decide_end(
+        &source,
+        source_egress,
+        Direction::Egress,
+        destination,
+        protocol,
+        port,
+    );
     // The evaluation asks this for every pod and DNS target: a denied egress
     // needs no ingress side.
     if egress == Reach::Denied {
         return egress;
     }
-    let (ingress, _) = decide_ingress(&source, destination, destination_ingress, protocol, port);
+    let (ingress, _) = decide_end(
+        destination,
+        destination_ingress,
+        Direction::Ingress,
+        &source,
+        protocol,
+        port,
+    );
     egress.min(ingress)
 }
 
@@ -360,8 +358,22 @@ pub fn explain_connection(
         (same, same)
     } else {
         (
-            decide_egress(source, source_egress, destination, protocol, port),
-            decide_ingress(source, destination, destination_ingress, protocol, port),
+            decide_end(
+                source,
+                source_egress,
+                Direction::Egress,
+                destination,
+                protocol,
+                port,
+            ),
+            decide_end(
+                destination,
+                destination_ingress,
+                Direction::Ingress,
+                source,
+                protocol,
+                port,
+            ),
         )
     };
     let verdict = |(reach, decision): Decided<'_>, policies, direction| SideVerdict {
