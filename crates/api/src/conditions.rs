@@ -83,50 +83,34 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
                 format!("not covered: {}", gap_texts.join(", "))
             },
         },
-        Verdict {
-            kind: condition_types::DEFAULT_DENY_INGRESS,
-            status: truth(posture.default_deny_ingress),
-            reason: if posture.default_deny_ingress {
-                "DefaultDenyPresent"
-            } else {
-                "NoDefaultDeny"
-            },
-            message: check_message(posture, ids::DEFAULT_DENY_INGRESS),
-        }
-        .accepting(posture, ids::DEFAULT_DENY_INGRESS),
-        Verdict {
-            kind: condition_types::DEFAULT_DENY_EGRESS,
-            status: truth(posture.default_deny_egress),
-            reason: if posture.default_deny_egress {
-                "DefaultDenyPresent"
-            } else {
-                "NoDefaultDeny"
-            },
-            message: check_message(posture, ids::DEFAULT_DENY_EGRESS),
-        }
-        .accepting(posture, ids::DEFAULT_DENY_EGRESS),
-        Verdict {
-            kind: condition_types::DNS_ALLOWED,
-            status: truth(posture.dns_allowed),
-            reason: if posture.dns_allowed {
-                "DnsReachable"
-            } else {
-                "DnsBlocked"
-            },
-            message: check_message(posture, ids::DNS_ALLOWED),
-        }
-        .accepting(posture, ids::DNS_ALLOWED),
-        Verdict {
-            kind: condition_types::EGRESS_RESTRICTED,
-            status: truth(!posture.egress_open),
-            reason: if posture.egress_open {
-                "EgressOpen"
-            } else {
-                "EgressRestricted"
-            },
-            message: check_message(posture, ids::EGRESS_RESTRICTED),
-        }
-        .accepting(posture, ids::EGRESS_RESTRICTED),
+        flag(
+            posture,
+            condition_types::DEFAULT_DENY_INGRESS,
+            posture.default_deny_ingress,
+            ("DefaultDenyPresent", "NoDefaultDeny"),
+            ids::DEFAULT_DENY_INGRESS,
+        ),
+        flag(
+            posture,
+            condition_types::DEFAULT_DENY_EGRESS,
+            posture.default_deny_egress,
+            ("DefaultDenyPresent", "NoDefaultDeny"),
+            ids::DEFAULT_DENY_EGRESS,
+        ),
+        flag(
+            posture,
+            condition_types::DNS_ALLOWED,
+            posture.dns_allowed,
+            ("DnsReachable", "DnsBlocked"),
+            ids::DNS_ALLOWED,
+        ),
+        flag(
+            posture,
+            condition_types::EGRESS_RESTRICTED,
+            !posture.egress_open,
+            ("EgressRestricted", "EgressOpen"),
+            ids::EGRESS_RESTRICTED,
+        ),
         Verdict {
             kind: condition_types::CNI_CAPABLE,
             status: posture.cni.capable.as_str(),
@@ -139,6 +123,23 @@ fn verdicts(posture: &NamespacePosture) -> Vec<Verdict> {
         }
         .accepting(posture, ids::CNI_ENFORCES),
     ]
+}
+
+/// A True/False condition backed by one check; `reasons` are (when true, when false).
+fn flag(
+    posture: &NamespacePosture,
+    kind: &'static str,
+    holds: bool,
+    reasons: (&'static str, &'static str),
+    check: &str,
+) -> Verdict {
+    Verdict {
+        kind,
+        status: truth(holds),
+        reason: if holds { reasons.0 } else { reasons.1 },
+        message: check_message(posture, check),
+    }
+    .accepting(posture, check)
 }
 
 fn is_accepted(posture: &NamespacePosture, risk: &str) -> bool {
