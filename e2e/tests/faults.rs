@@ -80,19 +80,22 @@ fn expired_watch_relists_and_catches_the_deletion_it_missed() {
     );
 }
 
-const ROLE_WITHOUT_POLICIES: &str = r#"[{"op":"remove","path":"/rules/1"}]"#;
-
-#[test]
-fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
-    install();
+/// Removes the ClusterRole's networkpolicies rule; `apply_crd_and_rbac` restores it.
+fn revoke_policy_access() {
     kubectl_ok(&[
         "patch",
         "clusterrole",
         "netposture",
         "--type=json",
         "-p",
-        ROLE_WITHOUT_POLICIES,
+        r#"[{"op":"remove","path":"/rules/1"}]"#,
     ]);
+}
+
+#[test]
+fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
+    install();
+    revoke_policy_access();
     // Short watches, so the revocation is noticed within seconds, not minutes.
     let operator = Operator::start("faults-rbac", &["--watch-timeout", "5s"]);
     let unready = eventually("not ready while forbidden", Duration::from_secs(30), || {
@@ -132,14 +135,7 @@ fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
     });
 
     // Revoked while running: noticed when the watch is renewed.
-    kubectl_ok(&[
-        "patch",
-        "clusterrole",
-        "netposture",
-        "--type=json",
-        "-p",
-        ROLE_WITHOUT_POLICIES,
-    ]);
+    revoke_policy_access();
     eventually(
         "not ready after revocation",
         Duration::from_secs(40),
