@@ -13,7 +13,7 @@ pub const ACCEPT: &str = "netposture.io/accept";
 pub const ACCEPT_REASON: &str = "netposture.io/accept-reason";
 
 /// Risk names users write, and the check each one accepts.
-pub const RISKS: [(&str, &str); 8] = [
+pub const RISKS: [(&str, &str); 17] = [
     ("NoDefaultDenyIngress", ids::DEFAULT_DENY_INGRESS),
     ("NoDefaultDenyEgress", ids::DEFAULT_DENY_EGRESS),
     ("EgressOpen", ids::EGRESS_RESTRICTED),
@@ -22,6 +22,18 @@ pub const RISKS: [(&str, &str); 8] = [
     ("HostNetworkPods", ids::HOST_NETWORK_PODS),
     ("UnprotectedPods", ids::PODS_ISOLATED),
     ("ExposedServices", ids::EXPOSED_SERVICES),
+    ("HostPorts", ids::HOST_PORTS),
+    ("IngressWithoutTls", ids::INGRESS_TLS),
+    ("IngressBackendsOpen", ids::INGRESS_BACKENDS),
+    ("DashboardExposed", ids::DASHBOARD_EXPOSED),
+    ("MtlsNotStrict", ids::MESH_MTLS),
+    ("SystemNamespacesReachable", ids::SYSTEM_NAMESPACES_ISOLATED),
+    ("EmptyPolicies", ids::EMPTY_POLICIES),
+    ("EmptyPeers", ids::EMPTY_PEERS),
+    (
+        "SpoofableNamespaceSelectors",
+        ids::SPOOFABLE_NAMESPACE_SELECTORS,
+    ),
 ];
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

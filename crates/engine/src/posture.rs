@@ -100,8 +100,17 @@ pub mod ids {
     pub const INVALID_OBJECT: &str = "invalid-object";
     pub const UNEVALUATED_POLICIES: &str = "unevaluated-policies";
     pub const ACCEPTED_RISKS: &str = "accepted-risks";
+    pub const HOST_PORTS: &str = "host-ports";
+    pub const INGRESS_TLS: &str = "ingress-tls";
+    pub const INGRESS_BACKENDS: &str = "ingress-backends";
+    pub const DASHBOARD_EXPOSED: &str = "dashboard-exposed";
+    pub const MESH_MTLS: &str = "mesh-mtls";
+    pub const SYSTEM_NAMESPACES_ISOLATED: &str = "system-namespaces-isolated";
+    pub const EMPTY_POLICIES: &str = "empty-policies";
+    pub const EMPTY_PEERS: &str = "empty-peers";
+    pub const SPOOFABLE_NAMESPACE_SELECTORS: &str = "spoofable-namespace-selectors";
 
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 21] = [
         DEFAULT_DENY_INGRESS,
         DEFAULT_DENY_EGRESS,
         EGRESS_RESTRICTED,
@@ -114,6 +123,15 @@ pub mod ids {
         INVALID_OBJECT,
         UNEVALUATED_POLICIES,
         ACCEPTED_RISKS,
+        HOST_PORTS,
+        INGRESS_TLS,
+        INGRESS_BACKENDS,
+        DASHBOARD_EXPOSED,
+        MESH_MTLS,
+        SYSTEM_NAMESPACES_ISOLATED,
+        EMPTY_POLICIES,
+        EMPTY_PEERS,
+        SPOOFABLE_NAMESPACE_SELECTORS,
     ];
 }
 
