@@ -3,7 +3,7 @@
 //! object by object (`apply_*`, `delete_*`), so a scan builds it once and an
 //! operator keeps it current from watch events; it never calls any API.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use crate::annotations::NamespaceChoices;
 use crate::cni::CniSignal;
 use crate::convert::{self, Rejected};
-use crate::layers::LayerPolicy;
+use crate::layers::{LayerKey, LayerKind, LayerPolicy};
 use crate::model::{ExposedService, Labels, NAMESPACE_NAME_LABEL, Pod, Policy};
 
 #[derive(Clone, Debug, Default)]
@@ -20,7 +20,7 @@ pub struct Cluster {
     /// CNI agent pods by `namespace/name`, so CNI detection never scans every pod.
     cni_pods: BTreeMap<String, CniSignal>,
     /// Policies of other APIs (cluster-wide tiers, Calico, Cilium).
-    layers: BTreeSet<LayerPolicy>,
+    layers: BTreeMap<LayerKey, LayerPolicy>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -92,20 +92,30 @@ impl Cluster {
         self.cni_pods.iter()
     }
 
-    /// Layer policies that can affect `namespace`.
-    pub fn layers_for<'a>(
-        &'a self,
-        namespace: &'a str,
-    ) -> impl Iterator<Item = &'a LayerPolicy> + 'a {
-        self.layers.iter().filter(move |l| l.applies_to(namespace))
+    /// Every layer policy, in kind, namespace and name order.
+    pub fn layers(&self) -> impl Iterator<Item = &LayerPolicy> {
+        self.layers.values()
+    }
+
+    pub fn layer_policy(
+        &self,
+        kind: LayerKind,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<&LayerPolicy> {
+        let key = (kind, namespace.map(str::to_string), name.to_string());
+        self.layers.get(&key)
     }
 
     pub fn apply_layer_policy(&mut self, policy: LayerPolicy) {
-        self.layers.insert(policy);
+        self.layers.insert(policy.key(), policy);
     }
 
-    pub fn delete_layer_policy(&mut self, policy: &LayerPolicy) {
-        self.layers.remove(policy);
+    /// `namespace` is ignored for cluster-scoped kinds.
+    pub fn delete_layer_policy(&mut self, kind: LayerKind, namespace: Option<&str>, name: &str) {
+        let namespace = namespace.filter(|_| !kind.cluster_scoped);
+        let key = (kind, namespace.map(str::to_string), name.to_string());
+        self.layers.remove(&key);
     }
 
     fn entry(&mut self, name: &str) -> &mut NamespaceState {
@@ -149,6 +159,8 @@ impl Cluster {
         self.namespaces.remove(name);
         let prefix = format!("{name}/");
         self.cni_pods.retain(|key, _| !key.starts_with(&prefix));
+        self.layers
+            .retain(|(_, namespace, _), _| namespace.as_deref() != Some(name));
     }
 
     pub fn apply_pod(&mut self, pod: &K8sPod) {

@@ -265,7 +265,7 @@ fn peer(peer: &NetworkPolicyPeer, field: &str) -> Result<Peer, Vec<String>> {
     }
 }
 
-fn parse_cidr(value: &str, field: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_cidr(value: &str, field: &str) -> Result<IpNet, String> {
     // The API server accepts host bits set (net.ParseCIDR); the network is what counts.
     value
         .parse::<IpNet>()

@@ -7,18 +7,19 @@ use std::net::IpAddr;
 
 use kube_core::SelectorExt;
 
-use crate::checks::{self, Findings};
+use crate::checks::{self, Findings, LayerReport};
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{self, CniStatus};
 use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
+use crate::layers::{self, Enforcement, LayerDefault, LayerPolicy, LayerSide};
 use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortSpec, Protocol,
     Rule,
 };
 use crate::posture::{AcceptedRisk, NamespacePosture, PodCounts, ids};
-use crate::reach::{self, Endpoint, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
 
 const DNS_PORT: u16 = 53;
@@ -28,6 +29,8 @@ pub struct Evaluator<'a> {
     settings: &'a Settings,
     cni: CniStatus,
     dns: Dns<'a>,
+    /// Layer policies the CNI enforces (or, for the tiered APIs, is expected to).
+    layers: Vec<&'a LayerPolicy>,
 }
 
 /// Where every namespace must be able to send DNS queries.
@@ -42,8 +45,8 @@ struct Dns<'a> {
 }
 
 enum DnsTarget<'a> {
-    /// A DNS pod with the ingress policies that select it.
-    Pod(Pod, Vec<&'a Policy>),
+    /// A DNS pod with the ingress policies and layer rules that apply to it.
+    Pod(Pod, Vec<&'a Policy>, LayerSide<'a>),
     /// A NodeLocal DNSCache address, served from the host network.
     Address(IpAddr),
 }
@@ -76,7 +79,7 @@ fn standard_coredns_pod() -> Pod {
 }
 
 impl<'a> Dns<'a> {
-    fn find(cluster: &'a Cluster, settings: &Settings) -> Self {
+    fn find(cluster: &'a Cluster, settings: &Settings, layers: &[&'a LayerPolicy]) -> Self {
         let name = settings.dns_namespace.clone();
         let state = cluster.namespace(&name);
         let namespace_labels = state
@@ -109,7 +112,9 @@ impl<'a> Dns<'a> {
                 let ingress = state
                     .map(|s| reach::selecting(s, &pod, Direction::Ingress))
                     .unwrap_or_default();
-                DnsTarget::Pod(pod, ingress)
+                let layers =
+                    LayerSide::for_pod(layers, &name, &namespace_labels, &pod, Direction::Ingress);
+                DnsTarget::Pod(pod, ingress, layers)
             })
             .collect();
         Dns::new(name, namespace_labels, targets, source)
@@ -122,7 +127,9 @@ impl<'a> Dns<'a> {
         source: DnsSource,
     ) -> Self {
         let ingress_has_ip_blocks = targets.iter().any(|t| match t {
-            DnsTarget::Pod(_, ingress) => has_ip_block(ingress, Direction::Ingress),
+            DnsTarget::Pod(_, ingress, layers) => {
+                has_ip_block(ingress, Direction::Ingress) || layers.has_cidrs()
+            }
             DnsTarget::Address(_) => false,
         });
         let description = describe(&namespace, &targets, source);
@@ -136,21 +143,32 @@ impl<'a> Dns<'a> {
     }
 
     /// The best answer over all targets for `source` sending to port 53.
-    fn reach(&self, source: &Endpoint<'_>, source_egress: &[&Policy], protocol: Protocol) -> Reach {
+    fn reach(
+        &self,
+        source: &Endpoint<'_>,
+        source_egress: &[&Policy],
+        source_layers: &LayerSide<'_>,
+        protocol: Protocol,
+    ) -> Reach {
         self.targets
             .iter()
             .map(|target| match target {
-                DnsTarget::Pod(pod, ingress) => {
+                DnsTarget::Pod(pod, ingress, layers) => {
                     let destination = Remote::Pod(Endpoint {
                         namespace: &self.namespace,
                         namespace_labels: &self.namespace_labels,
                         pod,
                     });
+                    let ends = LayerEnds {
+                        egress: source_layers,
+                        ingress: layers,
+                    };
                     reach::connection(
                         source,
                         source_egress,
                         &destination,
                         ingress,
+                        &ends,
                         protocol,
                         DNS_PORT,
                     )
@@ -160,6 +178,10 @@ impl<'a> Dns<'a> {
                     source_egress,
                     &Remote::Address(*ip),
                     &[],
+                    &LayerEnds {
+                        egress: source_layers,
+                        ingress: &LayerSide::NONE,
+                    },
                     protocol,
                     DNS_PORT,
                 ),
@@ -194,7 +216,7 @@ fn describe(namespace: &str, targets: &[DnsTarget<'_>], source: DnsSource) -> St
             let names: Vec<&str> = targets
                 .iter()
                 .filter_map(|t| match t {
-                    DnsTarget::Pod(p, _) => Some(p.name.as_str()),
+                    DnsTarget::Pod(p, ..) => Some(p.name.as_str()),
                     DnsTarget::Address(_) => None,
                 })
                 .collect();
@@ -212,10 +234,33 @@ fn has_ip_block(policies: &[&Policy], direction: Direction) -> bool {
     })
 }
 
-/// The policies selecting one distinct label set.
+/// The policies and layer rules applying to one distinct label set.
 struct Selection<'a> {
     ingress: Vec<&'a Policy>,
     egress: Vec<&'a Policy>,
+    layer_ingress: LayerSide<'a>,
+    layer_egress: LayerSide<'a>,
+}
+
+impl<'a> Selection<'a> {
+    fn of(state: &'a NamespaceState, name: &str, layers: &[&'a LayerPolicy], pod: &Pod) -> Self {
+        let layer = |direction| LayerSide::for_pod(layers, name, &state.labels, pod, direction);
+        Selection {
+            ingress: reach::selecting(state, pod, Direction::Ingress),
+            egress: reach::selecting(state, pod, Direction::Egress),
+            layer_ingress: layer(Direction::Ingress),
+            layer_egress: layer(Direction::Egress),
+        }
+    }
+
+    /// Isolated by a NetworkPolicy, or denied by default by a policy layer.
+    fn isolated(&self, direction: Direction) -> bool {
+        let (policies, layers) = match direction {
+            Direction::Ingress => (&self.ingress, &self.layer_ingress),
+            Direction::Egress => (&self.egress, &self.layer_egress),
+        };
+        !policies.is_empty() || layers::default_of(layers, false).denies()
+    }
 }
 
 /// Facts about the pods a namespace evaluates: real pods, or a new unlabelled pod.
@@ -237,11 +282,17 @@ pub(crate) struct DefaultDeny {
     pub providers: Vec<String>,
     /// Whole-namespace policies whose rules together allow every peer on every port.
     pub cancelled_by: Vec<String>,
+    /// Set when a policy layer decides instead of NetworkPolicy: whether
+    /// it denies by default, and which layer policies say so.
+    pub layer: Option<(bool, Vec<String>)>,
 }
 
 impl DefaultDeny {
     pub fn holds(&self) -> bool {
-        !self.providers.is_empty() && self.cancelled_by.is_empty()
+        match &self.layer {
+            Some((deny, _)) => *deny,
+            None => !self.providers.is_empty() && self.cancelled_by.is_empty(),
+        }
     }
 }
 
@@ -254,16 +305,39 @@ impl<'a> Evaluator<'a> {
                     .map(|(pod, signal)| (pod.as_str(), signal)),
             )
         });
+        let layers: Vec<&LayerPolicy> = cluster
+            .layers()
+            .filter(|l| l.enforcement(&cni) != Enforcement::NotEnforced)
+            .collect();
         Evaluator {
             cluster,
             settings,
+            dns: Dns::find(cluster, settings, &layers),
             cni,
-            dns: Dns::find(cluster, settings),
+            layers,
         }
     }
 
     pub fn cni(&self) -> &CniStatus {
         &self.cni
+    }
+
+    /// The layer rules the cluster enforces on `end` for `direction` (none
+    /// for a layer kind the CNI does not implement).
+    pub fn layer_side(&self, end: &Endpoint<'_>, direction: Direction) -> LayerSide<'a> {
+        let layers: Vec<&LayerPolicy> = self
+            .layers
+            .iter()
+            .copied()
+            .filter(|l| l.may_apply_in(end.namespace, end.namespace_labels))
+            .collect();
+        LayerSide::for_pod(
+            &layers,
+            end.namespace,
+            end.namespace_labels,
+            end.pod,
+            direction,
+        )
     }
 
     /// Every namespace the index knows, in name order.
@@ -281,9 +355,19 @@ impl<'a> Evaluator<'a> {
     }
 
     fn evaluate(&self, name: &str, state: &NamespaceState) -> NamespacePosture {
-        let deny_ingress = default_deny(state, Direction::Ingress);
-        let deny_egress = default_deny(state, Direction::Egress);
-        let pods = self.pod_facts(name, state);
+        let layers: Vec<&LayerPolicy> = self
+            .layers
+            .iter()
+            .copied()
+            .filter(|l| l.may_apply_in(name, &state.labels))
+            .collect();
+        let deny = |direction| {
+            let side = LayerSide::for_namespace(&layers, name, &state.labels, direction);
+            default_deny(state, direction, &side)
+        };
+        let deny_ingress = deny(Direction::Ingress);
+        let deny_egress = deny(Direction::Egress);
+        let pods = self.pod_facts(name, state, &layers);
         let exposed = exposure::exposed_pods(state);
         let findings = Findings {
             namespace: name,
@@ -295,11 +379,12 @@ impl<'a> Evaluator<'a> {
             deny_egress: &deny_egress,
             pods: &pods,
             exposed: &exposed,
-            layers: self
-                .cluster
-                .layers_for(name)
-                .map(|l| l.describe())
-                .collect(),
+            layers: LayerReport::new(
+                self.cluster
+                    .layers()
+                    .filter(|l| l.may_apply_in(name, &state.labels)),
+                &self.cni,
+            ),
         };
         let checks = findings.checks();
         let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);
@@ -336,7 +421,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn pod_facts(&self, name: &str, state: &NamespaceState) -> PodFacts {
+    fn pod_facts(
+        &self,
+        name: &str,
+        state: &'a NamespaceState,
+        layers: &[&'a LayerPolicy],
+    ) -> PodFacts {
         let mut counts = PodCounts::default();
         let mut selections: Vec<Selection> = Vec::new();
         let mut by_labels: HashMap<&Labels, usize> = HashMap::new();
@@ -352,16 +442,15 @@ impl<'a> Evaluator<'a> {
                 continue;
             }
             let index = *by_labels.entry(&pod.labels).or_insert_with(|| {
-                selections.push(Selection {
-                    ingress: reach::selecting(state, pod, Direction::Ingress),
-                    egress: reach::selecting(state, pod, Direction::Egress),
-                });
+                selections.push(Selection::of(state, name, layers, pod));
                 selections.len() - 1
             });
             let selection = &selections[index];
-            counts.ingress_isolated += u32::from(!selection.ingress.is_empty());
-            counts.egress_isolated += u32::from(!selection.egress.is_empty());
-            if selection.ingress.is_empty() || selection.egress.is_empty() {
+            let ingress = selection.isolated(Direction::Ingress);
+            let egress = selection.isolated(Direction::Egress);
+            counts.ingress_isolated += u32::from(ingress);
+            counts.egress_isolated += u32::from(egress);
+            if !ingress || !egress {
                 not_isolated.push(pod.name.clone());
             }
             regular.push((pod, index));
@@ -370,10 +459,7 @@ impl<'a> Evaluator<'a> {
         // With no pod, judge the pod the namespace would get next.
         let new_pod = Pod::unlabelled("(new pod)");
         if regular.is_empty() {
-            selections.push(Selection {
-                ingress: reach::selecting(state, &new_pod, Direction::Ingress),
-                egress: reach::selecting(state, &new_pod, Direction::Egress),
-            });
+            selections.push(Selection::of(state, name, layers, &new_pod));
             regular.push((&new_pod, selections.len() - 1));
         }
 
@@ -392,9 +478,13 @@ impl<'a> Evaluator<'a> {
         };
         for (pod, index) in regular {
             let selection = &selections[index];
-            let open = open_by_selection
-                .entry(index)
-                .or_insert_with(|| open_egress(&selection.egress));
+            let open = open_by_selection.entry(index).or_insert_with(|| {
+                if selection.layer_egress.is_empty() {
+                    open_egress(&selection.egress)
+                } else {
+                    layers::open_egress(&selection.egress, &selection.layer_egress)
+                }
+            });
             if let Some(reason) = open {
                 facts.egress_open.push((pod.name.clone(), reason.clone()));
             }
@@ -404,10 +494,11 @@ impl<'a> Evaluator<'a> {
                 pod,
             };
             let dns = |source: &Endpoint<'_>| {
-                (
-                    self.dns.reach(source, &selection.egress, Protocol::Udp),
-                    self.dns.reach(source, &selection.egress, Protocol::Tcp),
-                )
+                let reach = |protocol| {
+                    let egress = &selection.layer_egress;
+                    self.dns.reach(source, &selection.egress, egress, protocol)
+                };
+                (reach(Protocol::Udp), reach(Protocol::Tcp))
             };
             let (udp, tcp) = if ip_sensitive && !pod.ips.is_empty() {
                 dns(&source)
@@ -429,11 +520,17 @@ impl<'a> Evaluator<'a> {
         self.dns.ingress_has_ip_blocks
             || selections
                 .iter()
-                .any(|s| has_ip_block(&s.egress, Direction::Egress))
+                .any(|s| has_ip_block(&s.egress, Direction::Egress) || s.layer_egress.has_cidrs())
     }
 }
 
-pub(crate) fn default_deny(state: &NamespaceState, direction: Direction) -> DefaultDeny {
+/// The namespace's default deny for `direction`; `layers` are the layer
+/// rules that apply to every pod of it.
+pub(crate) fn default_deny(
+    state: &NamespaceState,
+    direction: Direction,
+    layers: &LayerSide<'_>,
+) -> DefaultDeny {
     let mut providers = Vec::new();
     let mut rules: Vec<(&str, &Rule)> = Vec::new();
     for policy in state
@@ -447,9 +544,14 @@ pub(crate) fn default_deny(state: &NamespaceState, direction: Direction) -> Defa
         providers.push(policy.name.clone());
         rules.extend(policy_rules.iter().map(|r| (policy.name.as_str(), r)));
     }
+    let layer = match layers::default_of(layers, !providers.is_empty()) {
+        LayerDefault::Layer { deny, by } => Some((deny, by)),
+        LayerDefault::NetworkPolicy | LayerDefault::Open => None,
+    };
     DefaultDeny {
         providers,
         cancelled_by: reopened_by(&rules).unwrap_or_default(),
+        layer,
     }
 }
 
@@ -507,7 +609,7 @@ fn selects_every_pod(peer: &Peer) -> bool {
 }
 
 /// Addresses outside the cluster a rule admits: everything with no peers, else its ipBlocks.
-fn rule_addresses(rule: &Rule, family: Family) -> Intervals {
+pub(crate) fn rule_addresses(rule: &Rule, family: Family) -> Intervals {
     if rule.peers.is_empty() {
         return family.everything();
     }
@@ -541,7 +643,7 @@ pub(crate) fn public_family_covered<'r>(
 
 /// Port ranges of `protocol` a rule admits toward addresses outside the
 /// cluster; named ports never match there.
-fn external_port_ranges(rule: &Rule, protocol: Protocol) -> Vec<(u32, u32)> {
+pub(crate) fn external_port_ranges(rule: &Rule, protocol: Protocol) -> Vec<(u32, u32)> {
     if rule.ports.is_empty() {
         return vec![(1, 65535)];
     }

@@ -1,7 +1,9 @@
 //! Whether traffic between two pods is allowed: the source's egress AND the
 //! destination's ingress, each the union of the rules of the policies that
-//! select that pod for that direction. [`explain_connection`] also says which
-//! policy and rule decided each side.
+//! select that pod for that direction, within the policy layers around them
+//! (admin tiers before NetworkPolicy, Calico and Cilium beside it, baseline
+//! after: see [`decide_end`]). [`explain_connection`] also says which policy
+//! and rule decided each side.
 
 use std::net::IpAddr;
 
@@ -9,6 +11,7 @@ use kube_core::SelectorExt;
 use serde::Serialize;
 
 use crate::cluster::NamespaceState;
+use crate::layers::{Action, Applied, LayerPolicy, LayerSide, NETWORK_POLICY_ORDER, Stage};
 use crate::model::{Direction, Labels, Peer, Pod, Policy, Protocol};
 
 /// Ordered so that `max` is the most permissive answer and `min` combines two sides.
@@ -117,10 +120,22 @@ pub enum SideReason {
     Rule { policy: String, rule: usize },
     /// These policies isolate the pod and none of their rules admits the
     /// connection. `port_rules` admit the port, so it is their peers that
-    /// leave the remote end out.
+    /// leave the remote end out. `layer_policies` are Calico or Cilium
+    /// policies that isolate it too.
     NoRuleAdmits {
         policies: Vec<String>,
         port_rules: Vec<RuleRef>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        layer_policies: Vec<String>,
+    },
+    /// A rule of a policy layer decided: `policy` as `kind/name`, `tier`
+    /// where it sits (`Admin tier, priority 10`), `rule` its 0-based index in
+    /// the policy's rules for the direction.
+    LayerRule {
+        policy: String,
+        tier: String,
+        rule: usize,
+        action: Action,
     },
     /// Source and destination are the same pod, which can always reach itself.
     SamePod,
@@ -149,6 +164,22 @@ pub struct ConnectionVerdict {
     pub ingress: SideVerdict,
 }
 
+/// The layer rules of both ends of a connection: the source's egress and
+/// the destination's ingress.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerEnds<'a> {
+    pub egress: &'a LayerSide<'a>,
+    pub ingress: &'a LayerSide<'a>,
+}
+
+impl LayerEnds<'static> {
+    /// No policy layer: NetworkPolicy alone decides.
+    pub const NONE: LayerEnds<'static> = LayerEnds {
+        egress: &LayerSide::NONE,
+        ingress: &LayerSide::NONE,
+    };
+}
+
 /// What decided one side, borrowed from the policies given: the evaluation
 /// decides sides for every pod and DNS target, so deciding must not allocate.
 #[derive(Clone, Copy, Debug)]
@@ -156,7 +187,9 @@ enum Decision<'p> {
     NotIsolated,
     HostNetwork,
     Rule(&'p Policy, usize),
-    NoRuleAdmits,
+    /// NetworkPolicies (and these layer policies) isolate the pod; nothing admits.
+    NoRuleAdmits(&'p [&'p LayerPolicy]),
+    Layer(Applied<'p>),
     SamePod,
     NotApplicable,
 }
@@ -179,7 +212,14 @@ impl Decision<'_> {
                 policy: policy.name.clone(),
                 rule,
             },
-            Decision::NoRuleAdmits => SideReason::NoRuleAdmits {
+            Decision::Layer(applied) => SideReason::LayerRule {
+                policy: applied.policy.describe(),
+                tier: applied.policy.tier(),
+                rule: applied.index,
+                action: applied.rule.action,
+            },
+            Decision::NoRuleAdmits(layers) => SideReason::NoRuleAdmits {
+                layer_policies: layers.iter().map(|p| p.describe()).collect(),
                 policies: policies.iter().map(|p| p.name.clone()).collect(),
                 // The side is denied, so these rules' peers all miss the remote end.
                 port_rules: policies
@@ -214,7 +254,7 @@ fn decide<'p>(
     if policies.is_empty() {
         return (Reach::Allowed, Decision::NotIsolated);
     }
-    let mut best = (Reach::Denied, Decision::NoRuleAdmits);
+    let mut best = (Reach::Denied, Decision::NoRuleAdmits(&[]));
     for policy in policies {
         let rules = policy.rules(direction).unwrap_or_default();
         for (index, rule) in rules.iter().enumerate() {
@@ -274,12 +314,20 @@ fn same_pod(source: &Remote<'_>, destination: &Remote<'_>) -> bool {
         if d.namespace == s.namespace && d.pod.name == s.pod.name)
 }
 
-/// The side of `local`, the end whose `policies` apply in `direction`, with
-/// `remote` the other end: none for an address, not enforced on a
-/// hostNetwork pod. Named ports resolve on the destination.
+/// The side of `local`, the end whose `policies` and `layers` apply in
+/// `direction`, with `remote` the other end: none for an address, not
+/// enforced on a hostNetwork pod. Named ports resolve on the destination.
+///
+/// The one place where policy layers meet NetworkPolicy: Admin-stage rules
+/// first (lower priority first; Allow and Deny decide, Pass goes on), then
+/// the Main stage: Calico rules ordered before NetworkPolicy and Cilium
+/// deny rules, NetworkPolicy, Calico rules after it and Cilium allow rules;
+/// a pod any of them selects is denied what none admits. A pod nothing in
+/// the Main stage selects goes on to the Baseline stage, then default allow.
 fn decide_end<'p>(
     local: &Remote<'_>,
     policies: &[&'p Policy],
+    layers: &'p LayerSide<'p>,
     direction: Direction,
     remote: &Remote<'_>,
     protocol: Protocol,
@@ -289,10 +337,15 @@ fn decide_end<'p>(
         Direction::Egress => remote.pod(),
         Direction::Ingress => local.pod(),
     };
-    match local {
-        Remote::Address(_) => (Reach::Allowed, Decision::NotApplicable),
-        Remote::Pod(end) if end.pod.host_network => (Reach::Allowed, Decision::HostNetwork),
-        Remote::Pod(end) => decide(
+    let end = match local {
+        Remote::Address(_) => return (Reach::Allowed, Decision::NotApplicable),
+        Remote::Pod(end) if end.pod.host_network => {
+            return (Reach::Allowed, Decision::HostNetwork);
+        }
+        Remote::Pod(end) => end,
+    };
+    let network_policy = || {
+        decide(
             policies,
             end.namespace,
             direction,
@@ -300,17 +353,82 @@ fn decide_end<'p>(
             protocol,
             port,
             destination,
-        ),
+        )
+    };
+    if layers.is_empty() {
+        return network_policy();
+    }
+    let first = |rules| first_match(rules, remote, protocol, port, destination);
+    if let Some(Some(decided)) = first(layers.stage(Stage::Admin)) {
+        return decided;
+    }
+    let main = || layers.stage(Stage::Main);
+    let passed_main = 'main: {
+        match first_match(
+            main().filter(|a| a.rule.order < NETWORK_POLICY_ORDER),
+            remote,
+            protocol,
+            port,
+            destination,
+        ) {
+            Some(Some(decided)) => return decided,
+            Some(None) => break 'main true,
+            None => {}
+        }
+        if !policies.is_empty() {
+            let by_network_policy = network_policy();
+            if by_network_policy.0 != Reach::Denied {
+                return by_network_policy;
+            }
+        }
+        match first_match(
+            main().filter(|a| a.rule.order >= NETWORK_POLICY_ORDER),
+            remote,
+            protocol,
+            port,
+            destination,
+        ) {
+            Some(Some(decided)) => return decided,
+            Some(None) => break 'main true,
+            None => {}
+        }
+        false
+    };
+    if !passed_main && (!policies.is_empty() || !layers.isolating.is_empty()) {
+        return (Reach::Denied, Decision::NoRuleAdmits(&layers.isolating));
+    }
+    match first(layers.stage(Stage::Baseline)) {
+        Some(Some(decided)) => decided,
+        _ => (Reach::Allowed, Decision::NotIsolated),
     }
 }
 
-/// Both sides, given the policies already selected for each end. For an
-/// address destination only the source's egress applies.
+/// The first rule of `rules` matching the connection: `Some(Some(..))`
+/// when it allows or denies, `Some(None)` when it passes.
+fn first_match<'p>(
+    mut rules: impl Iterator<Item = &'p Applied<'p>>,
+    remote: &Remote<'_>,
+    protocol: Protocol,
+    port: u16,
+    destination: Option<&Pod>,
+) -> Option<Option<Decided<'p>>> {
+    rules
+        .find(|a| a.rule.matches(remote, protocol, port, destination))
+        .map(|applied| match applied.rule.action {
+            Action::Allow => Some((Reach::Allowed, Decision::Layer(*applied))),
+            Action::Deny => Some((Reach::Denied, Decision::Layer(*applied))),
+            Action::Pass => None,
+        })
+}
+
+/// Both sides, given the policies and layer rules already selected for
+/// each end. For an address destination only the source's egress applies.
 pub fn connection(
     source: &Endpoint<'_>,
     source_egress: &[&Policy],
     destination: &Remote<'_>,
     destination_ingress: &[&Policy],
+    layers: &LayerEnds<'_>,
     protocol: Protocol,
     port: u16,
 ) -> Reach {
@@ -321,6 +439,7 @@ pub fn connection(
     let (egress, _) = decide_end(
         &source,
         source_egress,
+        layers.egress,
         Direction::Egress,
         destination,
         protocol,
@@ -334,6 +453,7 @@ pub fn connection(
     let (ingress, _) = decide_end(
         destination,
         destination_ingress,
+        layers.ingress,
         Direction::Ingress,
         &source,
         protocol,
@@ -350,6 +470,7 @@ pub fn explain_connection(
     source_egress: &[&Policy],
     destination: &Remote<'_>,
     destination_ingress: &[&Policy],
+    layers: &LayerEnds<'_>,
     protocol: Protocol,
     port: u16,
 ) -> ConnectionVerdict {
@@ -361,6 +482,7 @@ pub fn explain_connection(
             decide_end(
                 source,
                 source_egress,
+                layers.egress,
                 Direction::Egress,
                 destination,
                 protocol,
@@ -369,6 +491,7 @@ pub fn explain_connection(
             decide_end(
                 destination,
                 destination_ingress,
+                layers.ingress,
                 Direction::Ingress,
                 source,
                 protocol,

@@ -6,8 +6,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
+use netposture_engine::layers::Action;
 use netposture_engine::model::{Direction, Peer, Protocol};
-use netposture_engine::reach::{self, ConnectionVerdict, Reach, SideReason, SideVerdict};
+use netposture_engine::reach::{
+    self, ConnectionVerdict, LayerEnds, Reach, SideReason, SideVerdict,
+};
 use netposture_engine::{Capability, Evaluator};
 use serde::Serialize;
 
@@ -81,8 +84,15 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
     let destination =
         Resolved::resolve(&args.destination, &input.cluster, "(new destination pod)")?;
     let ports = crate::endpoints::ports(&args.ports, &destination)?;
+    let evaluator = Evaluator::new(&input.cluster, &input.settings);
     let egress = source.policies(Direction::Egress);
     let ingress = destination.policies(Direction::Ingress);
+    let layer_egress = source.layers(&evaluator, Direction::Egress);
+    let layer_ingress = destination.layers(&evaluator, Direction::Ingress);
+    let layers = LayerEnds {
+        egress: &layer_egress,
+        ingress: &layer_ingress,
+    };
     let connections: Vec<Connection> = ports
         .into_iter()
         .map(|port| {
@@ -91,6 +101,7 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
                 &egress,
                 &destination.remote(),
                 &ingress,
+                &layers,
                 port.protocol,
                 port.number,
             );
@@ -111,7 +122,6 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
         DetailFormat::Json => output::write_json(&mut out, &answer)?,
         DetailFormat::Yaml => output::write_yaml(&mut out, &answer)?,
     }
-    let evaluator = Evaluator::new(&input.cluster, &input.settings);
     let cni = evaluator.cni();
     match cni.capable {
         Capability::True => {}
@@ -194,10 +204,12 @@ fn explain_side(
         SideReason::NoRuleAdmits {
             policies,
             port_rules,
+            layer_policies,
         } => {
             let names: Vec<String> = policies
                 .iter()
                 .map(|p| format!("networkpolicy/{p}"))
+                .chain(layer_policies.iter().cloned())
                 .collect();
             let preposition = match direction {
                 Direction::Egress => "to",
@@ -220,6 +232,19 @@ fn explain_side(
                 ));
             }
             text
+        }
+        SideReason::LayerRule {
+            policy,
+            tier,
+            rule,
+            action,
+        } => {
+            let word = match action {
+                Action::Allow => "allowed",
+                Action::Deny => "denied",
+                Action::Pass => "passed on",
+            };
+            format!("{word} by {policy} {direction}[{rule}] ({tier})")
         }
         SideReason::Rule { policy, rule } => {
             let rule_name = rule_name(policy, direction, *rule);

@@ -7,10 +7,11 @@ use std::fmt;
 use std::net::IpAddr;
 
 use anyhow::bail;
-use netposture_engine::Cluster;
 use netposture_engine::cluster::NamespaceState;
+use netposture_engine::layers::LayerSide;
 use netposture_engine::model::{Direction, Pod, Policy, Protocol};
 use netposture_engine::reach::{self, Endpoint, Remote};
+use netposture_engine::{Cluster, Evaluator};
 
 /// At most this many pod names in a "not found" message.
 const NAMES_SHOWN: usize = 10;
@@ -134,6 +135,17 @@ impl<'c> Resolved<'c> {
         match &self.place {
             Place::Pod { state, pod, .. } => reach::selecting(state, pod, direction),
             Place::Address(_) => Vec::new(),
+        }
+    }
+
+    /// The layer rules the cluster enforces on this end for `direction`; none for an address.
+    pub fn layers<'e>(&self, evaluator: &Evaluator<'e>, direction: Direction) -> LayerSide<'e> {
+        match self.remote() {
+            Remote::Pod(end) => evaluator.layer_side(&end, direction),
+            Remote::Address(_) => LayerSide {
+                direction,
+                ..LayerSide::NONE
+            },
         }
     }
 

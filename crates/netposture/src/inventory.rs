@@ -36,7 +36,7 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             Object::Pod(pod) => cluster.apply_pod(pod),
             Object::NetworkPolicy(policy) => cluster.apply_policy(policy),
             Object::Service(service) => cluster.apply_service(service),
-            Object::PolicyLayer(layer) => cluster.apply_layer_policy(layer.clone()),
+            Object::PolicyLayer(layer) => cluster.apply_layer_policy(layer.as_ref().clone()),
             Object::Workload {
                 kind,
                 namespace,
@@ -89,7 +89,7 @@ pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
 }
 
 /// Policies of the other policy APIs this cluster serves (found by discovery;
-/// absent APIs are simply not there). Only names are read.
+/// absent APIs are simply not there), converted for the engine.
 async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>> {
     let groups: BTreeSet<&str> = LAYER_KINDS.iter().map(|k| k.group).collect();
     let discovery = Discovery::new(client.clone())
@@ -104,7 +104,7 @@ async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>>
                 continue;
             };
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-            let listed = match api.list_metadata(&ListParams::default()).await {
+            let listed = match api.list(&ListParams::default()).await {
                 Ok(listed) => listed,
                 Err(e) => {
                     eprintln!(
@@ -114,11 +114,15 @@ async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>>
                     continue;
                 }
             };
-            layers.extend(listed.items.into_iter().map(|item| LayerPolicy {
-                kind,
-                namespace: item.metadata.namespace.filter(|_| !kind.cluster_scoped),
-                name: item.metadata.name.unwrap_or_default(),
-            }));
+            for item in listed.items {
+                let value = serde_json::to_value(&item).context("re-encoding a listed policy")?;
+                layers.push(LayerPolicy::from_object(
+                    kind,
+                    item.metadata.namespace.as_deref(),
+                    item.metadata.name.as_deref().unwrap_or_default(),
+                    &value,
+                ));
+            }
         }
     }
     Ok(layers)

@@ -33,8 +33,8 @@ pub enum Object {
     Pod(Box<Pod>),
     NetworkPolicy(NetworkPolicy),
     Service(Box<Service>),
-    /// A policy of another API (cluster-wide tier or CNI-specific).
-    PolicyLayer(LayerPolicy),
+    /// A policy of another API (cluster-wide tier or CNI-specific), converted.
+    PolicyLayer(Box<LayerPolicy>),
     /// A workload's pod template: stands for its pods when no Pod objects are given.
     Workload {
         kind: &'static str,
@@ -199,11 +199,10 @@ impl Manifests {
         // Core objects have no group ("v1"); others are "group/version".
         let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
         if let Some(kind) = layer_kind(group, &kind) {
-            self.objects.push(Object::PolicyLayer(LayerPolicy {
-                kind,
-                namespace: namespace.filter(|_| !kind.cluster_scoped),
-                name,
-            }));
+            // Namespaced kinds default to `default`, as kubectl applies them.
+            let namespace = namespace.or_else(|| (!kind.cluster_scoped).then(|| "default".into()));
+            let policy = LayerPolicy::from_object(kind, namespace.as_deref(), &name, &value);
+            self.objects.push(Object::PolicyLayer(Box::new(policy)));
             return;
         }
         let (static_kind, decoded): (&'static str, _) = match (group, kind.as_str()) {

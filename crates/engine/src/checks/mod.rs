@@ -1,6 +1,8 @@
 //! Turns a namespace's facts into checks (with evidence and remediation) and
 //! the weighted score.
 
+mod layers;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotations;
@@ -12,6 +14,8 @@ use crate::model::Direction;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::Reach;
 use crate::settings::Settings;
+
+pub(crate) use layers::LayerReport;
 
 /// Evidence lists longer than this end with "... and N more".
 const EVIDENCE_CAP: usize = 20;
@@ -27,7 +31,7 @@ pub(crate) struct Findings<'a> {
     pub pods: &'a PodFacts,
     pub exposed: &'a [ExposedPod<'a>],
     /// Policies of other APIs that can affect this namespace.
-    pub layers: Vec<String>,
+    pub layers: LayerReport,
 }
 
 fn capped(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -115,9 +119,8 @@ impl Findings<'_> {
             self.host_network(),
             self.exposed_services(),
         ];
-        if !self.layers.is_empty() {
-            checks.push(self.unevaluated_policies());
-        }
+        checks.extend(self.policy_layers());
+        self.warn_where_unevaluated(&mut checks);
         checks.extend(self.state.rejected.values().map(|rejected| {
             check(
                 ids::INVALID_OBJECT,
@@ -174,20 +177,6 @@ impl Findings<'_> {
         }
     }
 
-    fn unevaluated_policies(&self) -> Check {
-        check(
-            ids::UNEVALUATED_POLICIES,
-            CheckStatus::Warn,
-            Severity::Medium,
-            format!(
-                "{} policy(ies) of other APIs (cluster-wide tiers or CNI-specific) can also affect this namespace and are not evaluated: the verdicts reflect Kubernetes NetworkPolicy only",
-                self.layers.len()
-            ),
-        )
-        .with_evidence(capped(self.layers.iter().cloned()))
-        .with_remediation("Review these policies' effect on this namespace by hand until netposture evaluates them.")
-    }
-
     fn default_deny(&self, direction: Direction) -> Check {
         let (id, verdict, isolated) = match direction {
             Direction::Ingress => (
@@ -202,7 +191,25 @@ impl Findings<'_> {
             ),
         };
         let regular = self.pods.counts.total - self.pods.counts.host_network;
-        let (status, message, evidence) = if verdict.holds() {
+        let (status, message, evidence) = if let Some((deny, by)) = &verdict.layer {
+            if *deny {
+                (
+                    CheckStatus::Pass,
+                    format!(
+                        "every pod, including future ones, is denied {direction} by default by a cluster-wide or CNI policy layer"
+                    ),
+                    by.clone(),
+                )
+            } else {
+                (
+                    CheckStatus::Fail,
+                    format!(
+                        "a policy layer allows every peer on every port for {direction}, before or instead of any default deny"
+                    ),
+                    by.clone(),
+                )
+            }
+        } else if verdict.holds() {
             (
                 CheckStatus::Pass,
                 format!("every pod, including future ones, is isolated for {direction}"),

@@ -27,7 +27,7 @@ use proptest::test_runner::{
 
 use crate::cluster::Cluster;
 use crate::model::{Direction, Policy, Protocol};
-use crate::reach::{self, Endpoint, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Evaluator, Settings};
 
 use generate::Objects;
@@ -154,6 +154,7 @@ impl<'a> Engine<'a> {
                 &self.egress[a],
                 &Remote::Pod(self.pods[b]),
                 &self.ingress[b],
+                &LayerEnds::NONE,
                 protocol,
                 port,
             ),
@@ -162,6 +163,7 @@ impl<'a> Engine<'a> {
                 &self.egress[a],
                 &Remote::Address(address),
                 &[],
+                &LayerEnds::NONE,
                 protocol,
                 port,
             ),

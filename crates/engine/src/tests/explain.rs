@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::reach::Reach::{Allowed, CniDependent, Denied};
-use crate::reach::{ConnectionVerdict, RuleRef, SideReason, SideVerdict};
+use crate::reach::{ConnectionVerdict, LayerEnds, RuleRef, SideReason, SideVerdict};
 
 const DEFAULT_DENY: &str = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: default-deny, namespace: a}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n---\n";
 
@@ -34,6 +34,7 @@ fn explain(
         &reach::selecting(source_state, source.pod, Direction::Egress),
         &Remote::Pod(destination),
         &reach::selecting(destination_state, destination.pod, Direction::Ingress),
+        &LayerEnds::NONE,
         protocol,
         port,
     )
@@ -50,6 +51,7 @@ fn denied_by(policies: &[&str], port_rules: &[(&str, usize)]) -> SideReason {
                 rule: *rule,
             })
             .collect(),
+        layer_policies: Vec::new(),
     }
 }
 
@@ -201,6 +203,7 @@ fn external_client_is_judged_by_the_destination_ingress_only() {
             &[],
             &Remote::Pod(web),
             &ingress,
+            &LayerEnds::NONE,
             TCP,
             443,
         )
@@ -227,6 +230,7 @@ fn address_destination_has_no_ingress_side() {
         &egress,
         &Remote::Address("192.0.2.1".parse().unwrap()),
         &[],
+        &LayerEnds::NONE,
         UDP,
         53,
     );

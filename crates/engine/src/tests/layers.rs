@@ -1,85 +1,389 @@
-//! Rules 21-22: cluster-wide and CNI-specific policy layers are recognised
-//! and reported where they can apply, never silently ignored.
+//! Rules 21-22: cluster-wide tiers (ClusterNetworkPolicy, AdminNetworkPolicy,
+//! BaselineAdminNetworkPolicy) are evaluated around NetworkPolicy; what the
+//! engine cannot evaluate is reported, never guessed.
 
 use super::*;
-use crate::layers::{LayerPolicy, layer_kind};
 use crate::posture::CheckStatus;
+use crate::reach::{LayerEnds, SideReason};
 
-fn layer(group: &str, kind: &str, namespace: Option<&str>, name: &str) -> LayerPolicy {
-    LayerPolicy {
-        kind: layer_kind(group, kind).expect("a known layer kind"),
-        namespace: namespace.map(str::to_string),
-        name: name.to_string(),
-    }
+const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n";
+const BANP: &str =
+    "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\n";
+const CNP: &str = "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n";
+
+/// A BaselineAdminNetworkPolicy denying everything it can, for every
+/// namespace but the DNS pods' own.
+const BASELINE_DENY_ALL: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: {namespaces: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [kube-system]}]}}\n  ingress: [{action: Deny, from: [{namespaces: {}}]}]\n  egress: [{action: Deny, to: [{namespaces: {}}, {networks: ['0.0.0.0/0', '::/0']}]}]\n---\n";
+
+fn anp(name: &str, priority: u32, spec: &str) -> String {
+    format!(
+        "{ANP}metadata: {{name: {name}}}\nspec: {{priority: {priority}, subject: {{namespaces: {{}}}}, {spec}}}\n---\n"
+    )
+}
+
+const DNS_PEER: &str = "{pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}}";
+
+const ALLOW_DNS_POLICY: &str = "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}], ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]}]}";
+
+fn check(posture: &NamespacePosture, id: &str) -> crate::Check {
+    posture
+        .check(id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} reported"))
 }
 
 #[test]
-fn rule_21_cluster_network_policy_tiers_are_reported_in_every_namespace() {
-    let mut c = cluster(&format!(
-        "{}{}",
-        pod("a", "web", "app: web"),
-        pod("b", "web", "app: web")
+fn rule_21_baseline_deny_all_is_the_default_deny_for_pods_no_network_policy_selects() {
+    let c = cluster(&format!(
+        "{COREDNS}{BASELINE_DENY_ALL}{}",
+        pod("a", "web", "app: web")
     ));
-    c.apply_layer_policy(layer(
-        "policy.networking.k8s.io",
-        "BaselineAdminNetworkPolicy",
-        None,
-        "default",
-    ));
-    c.apply_layer_policy(layer(
-        "policy.networking.k8s.io",
-        "ClusterNetworkPolicy",
-        None,
-        "deny-all",
-    ));
-    for namespace in ["a", "b"] {
-        let check = posture(&c, namespace)
-            .check("unevaluated-policies")
-            .cloned()
-            .expect("reported");
-        assert_eq!(check.status, CheckStatus::Warn);
-        assert_eq!(check.evidence.len(), 2, "{:?}", check.evidence);
-        assert!(
-            check
-                .evidence
-                .iter()
-                .any(|e| e.contains("BaselineAdminNetworkPolicy"))
+    let p = posture(&c, "a");
+    assert!(p.default_deny_ingress && p.default_deny_egress);
+    for id in ["default-deny-ingress", "default-deny-egress"] {
+        let check = check(&p, id);
+        assert_eq!(check.status, CheckStatus::Pass, "{check:?}");
+        assert_eq!(
+            check.evidence,
+            ["baselineadminnetworkpolicy/default (Baseline tier)"]
         );
     }
+    assert!(!p.egress_open, "the baseline denies every address");
+    assert!(!p.dns_allowed, "the baseline denies DNS too");
+    assert_eq!(p.pods.ingress_isolated, 1);
+    assert_eq!(
+        reach(&c, "a/web", "kube-system/coredns-1", UDP, 53),
+        Reach::Denied
+    );
+    // The DNS namespace is outside the subject.
+    assert!(!posture(&c, "kube-system").default_deny_ingress);
 }
 
 #[test]
-fn rule_22_calico_and_cilium_policies_are_reported_where_they_apply() {
-    let mut c = cluster(&format!(
-        "{}{}",
-        pod("a", "web", "app: web"),
-        pod("b", "web", "app: web")
-    ));
-    c.apply_layer_policy(layer(
-        "projectcalico.org",
-        "GlobalNetworkPolicy",
-        None,
-        "default-deny",
-    ));
-    c.apply_layer_policy(layer("cilium.io", "CiliumNetworkPolicy", Some("a"), "l7"));
-    let a = posture(&c, "a")
-        .check("unevaluated-policies")
-        .cloned()
-        .unwrap();
-    assert_eq!(a.evidence.len(), 2);
-    let b = posture(&c, "b")
-        .check("unevaluated-policies")
-        .cloned()
-        .unwrap();
-    assert_eq!(
-        b.evidence,
-        vec!["GlobalNetworkPolicy.crd.projectcalico.org/default-deny".to_string()]
+fn rule_21_a_network_policy_selecting_the_pods_decides_instead_of_the_baseline() {
+    let allow_all = policy(
+        "a",
+        "allow-all",
+        "{podSelector: {}, policyTypes: [Egress], egress: [{}]}",
     );
+    let c = cluster(&format!(
+        "{COREDNS}{BASELINE_DENY_ALL}{allow_all}{}",
+        pod("a", "web", "app: web")
+    ));
+    let p = posture(&c, "a");
+    assert!(!p.default_deny_egress, "the NetworkPolicy re-opens egress");
+    assert!(p.default_deny_ingress, "ingress is still the baseline's");
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Allowed
+    );
+    assert!(p.dns_allowed);
+}
+
+#[test]
+fn rule_21_admin_deny_of_every_address_closes_egress_without_network_policy() {
+    let deny = anp(
+        "no-internet",
+        10,
+        "egress: [{action: Deny, to: [{networks: ['0.0.0.0/0', '::/0']}]}]",
+    );
+    let c = cluster(&format!("{COREDNS}{deny}{}", pod("a", "web", "app: web")));
+    let p = posture(&c, "a");
+    assert!(!p.egress_open);
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Denied
+    );
+    let deny = check(&p, "default-deny-egress");
+    assert_eq!(deny.status, CheckStatus::Pass);
+    assert_eq!(
+        deny.evidence,
+        ["adminnetworkpolicy/no-internet (Admin tier, priority 10)"]
+    );
+    // Denying only IPv4 leaves every public IPv6 address reachable.
+    let v4_only = anp(
+        "no-v4",
+        10,
+        "egress: [{action: Deny, to: [{networks: ['0.0.0.0/0']}]}]",
+    );
+    let c = cluster(&format!(
+        "{COREDNS}{v4_only}{}",
+        pod("a", "web", "app: web")
+    ));
+    let p = posture(&c, "a");
+    assert!(p.egress_open);
+    assert!(!p.default_deny_egress);
+    assert!(
+        check(&p, "egress-restricted").evidence[0].contains("every public IPv6 address"),
+        "{:?}",
+        check(&p, "egress-restricted")
+    );
+}
+
+#[test]
+fn rule_21_admin_deny_of_dns_wins_over_a_network_policy_allow() {
+    let deny_dns = anp(
+        "deny-dns",
+        5,
+        &format!(
+            "egress: [{{action: Deny, to: [{DNS_PEER}], ports: [{{portNumber: {{protocol: UDP, port: 53}}}}]}}]"
+        ),
+    );
+    let c = cluster(&format!(
+        "{COREDNS}{deny_dns}{}{}",
+        policy("a", "allow-dns", ALLOW_DNS_POLICY),
+        pod("a", "web", "app: web")
+    ));
+    let p = posture(&c, "a");
+    assert!(!p.dns_allowed);
+    assert_eq!(check(&p, "dns-allowed").status, CheckStatus::Fail);
+    assert_eq!(
+        reach(&c, "a/web", "kube-system/coredns-1", UDP, 53),
+        Reach::Denied
+    );
+    // TCP is not in the admin rule: the NetworkPolicy decides.
+    assert_eq!(
+        reach(&c, "a/web", "kube-system/coredns-1", TCP, 53),
+        Reach::Allowed
+    );
+}
+
+#[test]
+fn rule_21_admin_allow_of_dns_keeps_dns_under_a_baseline_deny() {
+    let allow_dns = anp(
+        "allow-dns",
+        5,
+        &format!(
+            "egress: [{{action: Allow, to: [{DNS_PEER}], ports: [{{portNumber: {{protocol: UDP, port: 53}}}}, {{portNumber: {{protocol: TCP, port: 53}}}}]}}]"
+        ),
+    );
+    let c = cluster(&format!(
+        "{COREDNS}{BASELINE_DENY_ALL}{allow_dns}{}",
+        pod("a", "web", "app: web")
+    ));
+    let p = posture(&c, "a");
+    assert!(p.dns_allowed);
+    assert!(p.default_deny_egress, "the baseline still denies the rest");
+    assert_eq!(
+        reach(&c, "a/web", "kube-system/coredns-1", UDP, 53),
+        Reach::Allowed
+    );
+    assert_eq!(
+        reach(&c, "a/web", "kube-system/coredns-1", TCP, 9153),
+        Reach::Denied
+    );
+}
+
+#[test]
+fn rule_21_pass_goes_on_to_network_policy() {
+    let everywhere = "to: [{networks: ['0.0.0.0/0', '::/0']}]";
+    let pass = anp(
+        "pass",
+        1,
+        &format!("egress: [{{action: Pass, {everywhere}}}]"),
+    );
+    let deny = anp(
+        "deny",
+        2,
+        &format!("egress: [{{action: Deny, {everywhere}}}]"),
+    );
+    let c = cluster(&format!("{pass}{deny}{}", pod("a", "web", "app: web")));
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Allowed
+    );
+    assert!(posture(&c, "a").egress_open);
+    assert!(!posture(&c, "a").default_deny_egress);
+    let isolated = cluster(&format!(
+        "{pass}{deny}{}{}",
+        policy(
+            "a",
+            "deny-egress",
+            "{podSelector: {}, policyTypes: [Egress]}"
+        ),
+        pod("a", "web", "app: web")
+    ));
+    assert_eq!(
+        reach_address(&isolated, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Denied
+    );
+}
+
+#[test]
+fn rule_21_lower_priority_numbers_decide_first() {
+    let deny_all = |priority| {
+        anp(
+            "deny-all",
+            priority,
+            "egress: [{action: Deny, to: [{networks: ['0.0.0.0/0', '::/0']}]}]",
+        )
+    };
+    let allow_partner = |priority| {
+        anp(
+            "allow-partner",
+            priority,
+            "egress: [{action: Allow, to: [{networks: ['203.0.113.0/24']}]}]",
+        )
+    };
+    let web = pod("a", "web", "app: web");
+    let c = cluster(&format!("{}{}{web}", deny_all(20), allow_partner(10)));
+    assert_eq!(
+        reach_address(&c, "a/web", "203.0.113.5", TCP, 443),
+        Reach::Allowed
+    );
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Denied
+    );
+    let c = cluster(&format!("{}{}{web}", deny_all(10), allow_partner(20)));
+    assert_eq!(
+        reach_address(&c, "a/web", "203.0.113.5", TCP, 443),
+        Reach::Denied
+    );
+}
+
+#[test]
+fn rule_21_cluster_network_policy_tiers_and_protocols() {
+    let admin = format!(
+        "{CNP}metadata: {{name: web-https}}\nspec: {{tier: Admin, priority: 3, subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{app: web}}}}}}}}, egress: [{{action: Accept, to: [{{networks: ['198.51.100.0/24']}}], protocols: [{{tcp: {{destinationPort: {{number: 443}}}}}}]}}]}}\n---\n"
+    );
+    let baseline = format!(
+        "{CNP}metadata: {{name: baseline}}\nspec: {{tier: Baseline, priority: 0, subject: {{namespaces: {{}}}}, ingress: [{{action: Deny, from: [{{namespaces: {{}}}}]}}], egress: [{{action: Deny, to: [{{networks: ['0.0.0.0/0', '::/0']}}]}}]}}\n---\n"
+    );
+    let c = cluster(&format!(
+        "{admin}{baseline}{}{}",
+        pod("a", "web", "app: web"),
+        pod("a", "db", "app: db")
+    ));
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.7", TCP, 443),
+        Reach::Allowed
+    );
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.7", TCP, 80),
+        Reach::Denied
+    );
+    assert_eq!(
+        reach_address(&c, "a/db", "198.51.100.7", TCP, 443),
+        Reach::Denied
+    );
+    assert_eq!(reach(&c, "a/web", "a/db", TCP, 5432), Reach::Denied);
+    let p = posture(&c, "a");
+    assert!(p.default_deny_ingress && p.default_deny_egress);
+    assert_eq!(
+        check(&p, "default-deny-ingress").evidence,
+        ["clusternetworkpolicy/baseline (Baseline tier)"]
+    );
+}
+
+#[test]
+fn rule_21_subject_namespaces_limit_where_a_policy_applies() {
+    let prod_only = format!(
+        "{ANP}metadata: {{name: prod}}\nspec: {{priority: 1, subject: {{namespaces: {{matchLabels: {{env: prod}}}}}}, egress: [{{action: Deny, to: [{{networks: ['0.0.0.0/0', '::/0']}}]}}]}}\n---\n"
+    );
+    let c = cluster(&format!(
+        "{prod_only}{}{}{}{}",
+        namespace("shop", "env: prod"),
+        namespace("lab", "env: dev"),
+        pod("shop", "web", "app: web"),
+        pod("lab", "web", "app: web")
+    ));
+    assert!(!posture(&c, "shop").egress_open);
+    assert!(posture(&c, "lab").egress_open);
+    assert!(posture(&c, "lab").check("unevaluated-policies").is_none());
+    assert_eq!(
+        check(&posture(&c, "shop"), "unevaluated-policies").status,
+        CheckStatus::Pass
+    );
+}
+
+#[test]
+fn rule_21_domain_names_are_reported_on_the_verdicts_they_may_affect() {
+    let fqdn = format!(
+        "{CNP}metadata: {{name: allow-github}}\nspec: {{tier: Admin, priority: 1, subject: {{namespaces: {{}}}}, egress: [{{action: Accept, to: [{{domainNames: ['*.github.com']}}]}}]}}\n---\n"
+    );
+    let c = cluster(&format!(
+        "{fqdn}{COREDNS}{}{}{}",
+        policy(
+            "a",
+            "deny-egress",
+            "{podSelector: {}, policyTypes: [Egress]}"
+        ),
+        policy("a", "allow-dns", ALLOW_DNS_POLICY),
+        pod("a", "web", "app: web")
+    ));
+    let p = posture(&c, "a");
+    let layers = check(&p, "unevaluated-policies");
+    assert_eq!(layers.status, CheckStatus::Warn);
+    assert!(
+        layers.evidence.iter().any(|e| e
+            .starts_with("clusternetworkpolicy/allow-github egress[0].to[0]: domainNames")
+            && e.contains("egress-restricted")),
+        "{layers:?}"
+    );
+    // Egress is restricted as far as the engine can tell, but it says it cannot tell all.
+    let egress = check(&p, "egress-restricted");
+    assert_eq!(egress.status, CheckStatus::Warn, "{egress:?}");
+    assert!(egress.evidence.iter().any(|e| e.contains("allow-github")));
+    assert_eq!(check(&p, "default-deny-ingress").status, CheckStatus::Fail);
+}
+
+#[test]
+fn rule_21_explain_names_the_deciding_layer_rule() {
+    let deny_dns = anp(
+        "deny-dns",
+        5,
+        &format!("egress: [{{action: Deny, to: [{DNS_PEER}]}}]"),
+    );
+    let c = cluster(&format!(
+        "{COREDNS}{deny_dns}{}",
+        pod("a", "web", "app: web")
+    ));
+    let (source, state) = endpoint(&c, "a/web");
+    let (dns, dns_state) = endpoint(&c, "kube-system/coredns-1");
+    let egress = layer_side(&c, &source, Direction::Egress);
+    let ingress = layer_side(&c, &dns, Direction::Ingress);
+    let verdict = reach::explain_connection(
+        &Remote::Pod(source),
+        &reach::selecting(state, source.pod, Direction::Egress),
+        &Remote::Pod(dns),
+        &reach::selecting(dns_state, dns.pod, Direction::Ingress),
+        &LayerEnds {
+            egress: &egress,
+            ingress: &ingress,
+        },
+        UDP,
+        53,
+    );
+    assert_eq!(verdict.reach, Reach::Denied);
+    assert_eq!(
+        verdict.egress.reason,
+        SideReason::LayerRule {
+            policy: "adminnetworkpolicy/deny-dns".into(),
+            tier: "Admin tier, priority 5".into(),
+            rule: 0,
+            action: crate::layers::Action::Deny,
+        }
+    );
+    assert_eq!(verdict.ingress.reason, SideReason::NotIsolated);
+}
+
+#[test]
+fn rule_21_only_the_baseline_named_default_counts() {
+    let other = format!(
+        "{BANP}metadata: {{name: other}}\nspec: {{subject: {{namespaces: {{}}}}, egress: [{{action: Deny, to: [{{networks: ['0.0.0.0/0', '::/0']}}]}}]}}\n---\n"
+    );
+    let c = cluster(&format!("{other}{}", pod("a", "web", "app: web")));
+    let p = posture(&c, "a");
+    assert!(p.egress_open);
+    let layers = check(&p, "unevaluated-policies");
+    assert_eq!(layers.status, CheckStatus::Warn);
+    assert!(layers.evidence[0].contains("named `default`"), "{layers:?}");
 }
 
 #[test]
 fn without_other_policy_apis_there_is_no_such_check() {
     let c = cluster(&pod("a", "web", "app: web"));
     assert!(posture(&c, "a").check("unevaluated-policies").is_none());
-    assert!(layer_kind("networking.k8s.io", "NetworkPolicy").is_none());
+    assert!(crate::layers::layer_kind("networking.k8s.io", "NetworkPolicy").is_none());
 }

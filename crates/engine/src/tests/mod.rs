@@ -17,11 +17,13 @@ mod verdicts;
 
 use serde::Deserialize;
 
+use crate::layers::{LayerPolicy, LayerSide, layer_kind};
 use crate::model::{Direction, Protocol};
-use crate::reach::{self, Endpoint, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Cluster, Evaluator, NamespacePosture, Settings};
 
-/// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy, Service).
+/// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy,
+/// Service, and policies of the layer APIs).
 pub(crate) fn cluster(yaml: &str) -> Cluster {
     let mut cluster = Cluster::default();
     for document in serde_norway::Deserializer::from_str(yaml) {
@@ -34,7 +36,20 @@ pub(crate) fn cluster(yaml: &str) -> Cluster {
             Some("Pod") => cluster.apply_pod(&serde_json::from_value(value).unwrap()),
             Some("NetworkPolicy") => cluster.apply_policy(&serde_json::from_value(value).unwrap()),
             Some("Service") => cluster.apply_service(&serde_json::from_value(value).unwrap()),
-            other => panic!("fixture kind {other:?} is not handled"),
+            Some(kind) => {
+                let api_version = value["apiVersion"].as_str().unwrap_or_default();
+                let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+                let kind = layer_kind(group, kind)
+                    .unwrap_or_else(|| panic!("fixture kind {kind:?} is not handled"));
+                let metadata = &value["metadata"];
+                cluster.apply_layer_policy(LayerPolicy::from_object(
+                    kind,
+                    metadata["namespace"].as_str(),
+                    metadata["name"].as_str().unwrap_or_default(),
+                    &value,
+                ));
+            }
+            None => panic!("fixture object without kind"),
         }
     }
     cluster
@@ -82,7 +97,7 @@ pub(crate) fn posture(cluster: &Cluster, namespace: &str) -> NamespacePosture {
         .expect("namespace is in the fixture")
 }
 
-fn endpoint<'a>(
+pub(crate) fn endpoint<'a>(
     cluster: &'a Cluster,
     path: &str,
 ) -> (Endpoint<'a>, &'a crate::cluster::NamespaceState) {
@@ -105,6 +120,26 @@ fn endpoint<'a>(
     )
 }
 
+/// The layer rules that apply to an endpoint for a direction (every layer
+/// policy of the index, whatever the CNI).
+pub(crate) fn layer_side<'a>(
+    cluster: &'a Cluster,
+    end: &Endpoint<'_>,
+    direction: Direction,
+) -> LayerSide<'a> {
+    let layers: Vec<&LayerPolicy> = cluster
+        .layers()
+        .filter(|l| l.may_apply_in(end.namespace, end.namespace_labels))
+        .collect();
+    LayerSide::for_pod(
+        &layers,
+        end.namespace,
+        end.namespace_labels,
+        end.pod,
+        direction,
+    )
+}
+
 /// Both sides of `from` -> `to` (each `namespace/pod`) on `protocol`/`port`.
 pub(crate) fn reach(
     cluster: &Cluster,
@@ -117,11 +152,19 @@ pub(crate) fn reach(
     let (destination, destination_state) = endpoint(cluster, to);
     let egress = reach::selecting(source_state, source.pod, Direction::Egress);
     let ingress = reach::selecting(destination_state, destination.pod, Direction::Ingress);
+    let layers = (
+        layer_side(cluster, &source, Direction::Egress),
+        layer_side(cluster, &destination, Direction::Ingress),
+    );
     reach::connection(
         &source,
         &egress,
         &Remote::Pod(destination),
         &ingress,
+        &LayerEnds {
+            egress: &layers.0,
+            ingress: &layers.1,
+        },
         protocol,
         port,
     )
@@ -136,8 +179,13 @@ pub(crate) fn reach_address(
 ) -> Reach {
     let (source, source_state) = endpoint(cluster, from);
     let egress = reach::selecting(source_state, source.pod, Direction::Egress);
+    let layers = layer_side(cluster, &source, Direction::Egress);
     let address = Remote::Address(ip.parse().expect("valid IP"));
-    reach::connection(&source, &egress, &address, &[], protocol, port)
+    let ends = LayerEnds {
+        egress: &layers,
+        ingress: &LayerSide::NONE,
+    };
+    reach::connection(&source, &egress, &address, &[], &ends, protocol, port)
 }
 
 pub(crate) const TCP: Protocol = Protocol::Tcp;

@@ -1,0 +1,182 @@
+//! Whether a pod may reach the whole public internet when layer rules apply
+//! to its egress: the stages are walked over address sets, per protocol and
+//! per stretch of ports on which every rule's answer is constant.
+
+use std::collections::BTreeSet;
+
+use super::{Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORDER, Stage};
+use crate::evaluate::{admits_addresses, external_port_ranges, rule_addresses};
+use crate::intervals::Intervals;
+use crate::ipset::{Family, block_addresses};
+use crate::model::{Policy, PortSpec, Protocol, Rule};
+
+fn intersection(a: &Intervals, b: &Intervals) -> Intervals {
+    let mut outside = a.clone();
+    outside.subtract(b);
+    let mut inside = a.clone();
+    inside.subtract(&outside);
+    inside
+}
+
+/// Addresses outside the cluster a layer rule matches.
+fn layer_addresses(rule: &LayerRule, family: Family) -> Intervals {
+    if rule.peers.is_empty() {
+        return family.everything();
+    }
+    let mut addresses = Intervals::default();
+    for peer in &rule.peers {
+        match peer {
+            LayerPeer::Everything | LayerPeer::Outside => return family.everything(),
+            LayerPeer::Cidr(block) => addresses.union_with(&block_addresses(family, block)),
+            LayerPeer::Pods(_) | LayerPeer::AllPods | LayerPeer::Unevaluated => {}
+        }
+    }
+    addresses
+}
+
+fn layer_port_ranges(rule: &LayerRule, protocol: Protocol) -> Vec<(u32, u32)> {
+    if rule.ports.is_empty() {
+        return vec![(1, 65535)];
+    }
+    rule.ports
+        .iter()
+        .filter(|m| m.protocol == protocol)
+        .filter_map(|m| match m.port {
+            PortSpec::Any => Some((1, 65535)),
+            PortSpec::Range(start, end) => Some((start.into(), end.into())),
+            PortSpec::Named(_) => None,
+        })
+        .collect()
+}
+
+/// Public addresses of one family on one port, as the stages decide them.
+struct Walk<'w> {
+    allowed: Intervals,
+    /// Who allowed some of them, for the evidence.
+    by: BTreeSet<String>,
+    protocol: Protocol,
+    port: u16,
+    family: Family,
+    /// Whether NetworkPolicies select the pod for egress, and their rules.
+    selected: bool,
+    network_policy: &'w [(&'w str, &'w Rule)],
+}
+
+impl Walk<'_> {
+    /// Runs `rules` in order over `open`, taking what they decide out of
+    /// it; returns what they pass on.
+    fn stage<'a, 's: 'a>(
+        &mut self,
+        rules: impl Iterator<Item = &'a Applied<'s>>,
+        open: &mut Intervals,
+    ) -> Intervals {
+        let mut passed = Intervals::default();
+        for applied in rules {
+            let rule = applied.rule;
+            if !rule.ports.is_empty()
+                && !rule
+                    .ports
+                    .iter()
+                    .any(|p| p.admits(self.protocol, self.port, None))
+            {
+                continue;
+            }
+            let matched = intersection(open, &layer_addresses(rule, self.family));
+            if matched == Intervals::default() {
+                continue;
+            }
+            match rule.action {
+                Action::Allow => {
+                    self.allowed.union_with(&matched);
+                    self.by.insert(applied.policy.evidence());
+                }
+                Action::Deny => {}
+                Action::Pass => passed.union_with(&matched),
+            }
+            open.subtract(&matched);
+        }
+        passed
+    }
+
+    /// Whether every public address of the family ends up allowed.
+    fn covers_public(&mut self, side: &LayerSide<'_>) -> bool {
+        let mut open = self.family.public().clone();
+        let passed = self.stage(side.stage(Stage::Admin), &mut open);
+        open.union_with(&passed);
+        let main = || side.stage(Stage::Main);
+        let before = main().filter(|a| a.rule.order < NETWORK_POLICY_ORDER);
+        let mut to_baseline = self.stage(before, &mut open);
+        for (name, rule) in self.network_policy {
+            if rule.admits_port(self.protocol, self.port, None) {
+                let admitted = intersection(&open, &rule_addresses(rule, self.family));
+                if admitted != Intervals::default() {
+                    self.by.insert(format!("networkpolicy/{name}"));
+                    self.allowed.union_with(&admitted);
+                    open.subtract(&admitted);
+                }
+            }
+        }
+        let after = main().filter(|a| a.rule.order >= NETWORK_POLICY_ORDER);
+        let passed = self.stage(after, &mut open);
+        to_baseline.union_with(&passed);
+        // Whatever an isolating stage leaves is denied; otherwise it goes on.
+        if !self.selected && side.isolating.is_empty() {
+            to_baseline.union_with(&open);
+        }
+        self.stage(side.stage(Stage::Baseline), &mut to_baseline);
+        if to_baseline != Intervals::default() {
+            self.allowed.union_with(&to_baseline);
+            self.by
+                .insert("default allow for what no rule decides".into());
+        }
+        self.allowed.covers(self.family.public())
+    }
+}
+
+/// Why a pod whose egress `policies` (NetworkPolicies) and `side` (layer
+/// rules) govern may reach every public address of a family on some port,
+/// or `None` when it may not.
+pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<String> {
+    let rules: Vec<(&str, &Rule)> = policies
+        .iter()
+        .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
+        .filter(|(_, r)| admits_addresses(r))
+        .collect();
+    for protocol in Protocol::ALL {
+        // Between two consecutive bounds every rule's answer is constant.
+        let bounds: BTreeSet<u32> = rules
+            .iter()
+            .flat_map(|(_, r)| external_port_ranges(r, protocol))
+            .chain(
+                side.rules
+                    .iter()
+                    .flat_map(|a| layer_port_ranges(a.rule, protocol)),
+            )
+            .flat_map(|(start, end)| [start, end + 1])
+            .chain([1])
+            .filter(|port| *port <= 65535)
+            .collect();
+        for port in bounds {
+            for family in Family::BOTH {
+                let mut walk = Walk {
+                    allowed: Intervals::default(),
+                    by: BTreeSet::new(),
+                    protocol,
+                    port: port as u16,
+                    family,
+                    selected: !policies.is_empty(),
+                    network_policy: &rules,
+                };
+                if walk.covers_public(side) {
+                    let by: Vec<String> = walk.by.into_iter().collect();
+                    return Some(format!(
+                        "every public {} address on {protocol}/{port}: {}",
+                        family.name(),
+                        by.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,571 @@
+//! Policy APIs beside Kubernetes NetworkPolicy: cluster-wide tiers
+//! (ClusterNetworkPolicy and its AdminNetworkPolicy predecessors) and
+//! CNI-specific policies (Calico, Cilium). Each API has a converter into one
+//! model of layered rules ([`LayerPolicy`]): a stage and order, a subject,
+//! ordered rules with an action, and notes on what could not be evaluated.
+//! [`crate::reach`] consults the layers around NetworkPolicy in one place.
+
+mod calico;
+mod calico_selector;
+mod cilium;
+mod defaults;
+mod egress;
+mod selectors;
+mod tiered;
+
+use std::fmt;
+
+use kube_core::{Selector, SelectorExt};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cni::{CniKind, CniStatus};
+use crate::model::{Direction, IpBlock, Labels, Pod, PortMatch, Protocol};
+use crate::reach::Remote;
+
+pub(crate) use defaults::{LayerDefault, default_of};
+pub(crate) use egress::open_egress;
+
+/// A kind of policy layer, by API group and kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LayerKind {
+    pub group: &'static str,
+    pub kind: &'static str,
+    /// Cluster-scoped layers can affect every namespace; namespaced ones only their own.
+    pub cluster_scoped: bool,
+}
+
+const TIERED_GROUP: &str = "policy.networking.k8s.io";
+const CALICO_GROUP: &str = "crd.projectcalico.org";
+const CILIUM_GROUP: &str = "cilium.io";
+
+pub const LAYER_KINDS: [LayerKind; 7] = [
+    LayerKind {
+        group: TIERED_GROUP,
+        kind: "ClusterNetworkPolicy",
+        cluster_scoped: true,
+    },
+    LayerKind {
+        group: TIERED_GROUP,
+        kind: "AdminNetworkPolicy",
+        cluster_scoped: true,
+    },
+    LayerKind {
+        group: TIERED_GROUP,
+        kind: "BaselineAdminNetworkPolicy",
+        cluster_scoped: true,
+    },
+    LayerKind {
+        group: CALICO_GROUP,
+        kind: "GlobalNetworkPolicy",
+        cluster_scoped: true,
+    },
+    LayerKind {
+        group: CALICO_GROUP,
+        kind: "NetworkPolicy",
+        cluster_scoped: false,
+    },
+    LayerKind {
+        group: CILIUM_GROUP,
+        kind: "CiliumClusterwideNetworkPolicy",
+        cluster_scoped: true,
+    },
+    LayerKind {
+        group: CILIUM_GROUP,
+        kind: "CiliumNetworkPolicy",
+        cluster_scoped: false,
+    },
+];
+
+/// The layer kind of an object's API group and kind, if it is one.
+/// `projectcalico.org` (Calico's API server) serves the same kinds as its CRDs.
+pub fn layer_kind(group: &str, kind: &str) -> Option<LayerKind> {
+    let group = if group == "projectcalico.org" {
+        CALICO_GROUP
+    } else {
+        group
+    };
+    LAYER_KINDS
+        .into_iter()
+        .find(|k| k.group == group && k.kind == kind)
+}
+
+/// Where a layer's rules sit relative to Kubernetes NetworkPolicy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// Before NetworkPolicy: Admin tier of ClusterNetworkPolicy, AdminNetworkPolicy.
+    Admin,
+    /// Beside NetworkPolicy, ordered around it (NetworkPolicy counts as
+    /// order [`NETWORK_POLICY_ORDER`]): Calico and Cilium policies. A policy
+    /// selecting a pod for a direction isolates it there, as a NetworkPolicy does.
+    Main,
+    /// After NetworkPolicy, for pods no NetworkPolicy selects: Baseline tier, BANP.
+    Baseline,
+}
+
+/// Calico evaluates Kubernetes NetworkPolicies at this order in its default
+/// tier; Cilium merges its allow rules with them, so they sit here too.
+pub const NETWORK_POLICY_ORDER: f64 = 1000.0;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Action {
+    /// Allowed, and no later rule or NetworkPolicy is consulted (Accept in ClusterNetworkPolicy).
+    Allow,
+    Deny,
+    /// Skips the rest of the stage: Admin goes on to NetworkPolicy, Main to Baseline.
+    Pass,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Allow => "Allow",
+            Action::Deny => "Deny",
+            Action::Pass => "Pass",
+        })
+    }
+}
+
+/// Labels matched by a Kubernetes selector or a Calico selector expression.
+#[derive(Clone, Debug)]
+pub enum LabelMatch {
+    Kube(Selector),
+    Calico(calico_selector::Expr),
+    /// A selector that could not be read: it matches nothing, and a note says so.
+    Nothing,
+}
+
+impl LabelMatch {
+    pub fn matches(&self, labels: &Labels) -> bool {
+        match self {
+            LabelMatch::Kube(selector) => selector.matches(labels),
+            LabelMatch::Calico(expr) => expr.matches(labels),
+            LabelMatch::Nothing => false,
+        }
+    }
+
+    pub fn selects_all(&self) -> bool {
+        match self {
+            LabelMatch::Kube(selector) => selector.selects_all(),
+            LabelMatch::Calico(expr) => expr.selects_all(),
+            LabelMatch::Nothing => false,
+        }
+    }
+}
+
+/// Which namespaces a set of pods lives in.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    Named(String),
+    Selected(LabelMatch),
+}
+
+impl Scope {
+    pub fn matches(&self, namespace: &str, labels: &Labels) -> bool {
+        match self {
+            Scope::Named(name) => name == namespace,
+            Scope::Selected(selector) => selector.matches(labels),
+        }
+    }
+}
+
+/// Pods chosen by namespace and pod labels: a subject, or a peer.
+#[derive(Clone, Debug)]
+pub struct PodSet {
+    pub namespaces: Scope,
+    pub pods: LabelMatch,
+}
+
+impl PodSet {
+    /// Calico selectors may also name the pod's namespace through this label.
+    const CALICO_NAMESPACE_LABEL: &str = "projectcalico.org/namespace";
+
+    pub fn matches(&self, namespace: &str, namespace_labels: &Labels, pod: &Pod) -> bool {
+        if pod.host_network || !self.namespaces.matches(namespace, namespace_labels) {
+            return false;
+        }
+        match &self.pods {
+            LabelMatch::Calico(expr) => {
+                let mut labels = pod.labels.clone();
+                labels.insert(Self::CALICO_NAMESPACE_LABEL.into(), namespace.into());
+                expr.matches(&labels)
+            }
+            other => other.matches(&pod.labels),
+        }
+    }
+
+    /// Every pod of the namespace, including pods created later.
+    pub fn covers_namespace(&self, namespace: &str, namespace_labels: &Labels) -> bool {
+        self.namespaces.matches(namespace, namespace_labels) && self.pods.selects_all()
+    }
+
+    /// Every pod of every namespace.
+    fn covers_every_pod(&self) -> bool {
+        matches!(&self.namespaces, Scope::Selected(s) if s.selects_all()) && self.pods.selects_all()
+    }
+}
+
+/// Who a rule's traffic comes from or goes to.
+#[derive(Clone, Debug)]
+pub enum LayerPeer {
+    Pods(PodSet),
+    /// Addresses, and pods whose IP it holds; a prefix of length 0 holds
+    /// every pod of its family even when pod IPs are unknown.
+    Cidr(IpBlock),
+    /// Every address outside the cluster (Cilium's `world`).
+    Outside,
+    /// Every pod (Cilium's `cluster`).
+    AllPods,
+    /// Every pod and address (Cilium's `all`, a Calico rule without selectors).
+    Everything,
+    /// A peer the engine cannot evaluate (domain names, nodes): it matches
+    /// nothing here, and a note on the policy says so.
+    Unevaluated,
+}
+
+impl LayerPeer {
+    fn matches(&self, remote: &Remote<'_>) -> bool {
+        match (self, remote) {
+            (LayerPeer::Everything, _) => true,
+            (LayerPeer::Unevaluated, _) => false,
+            (LayerPeer::Pods(set), Remote::Pod(end)) => {
+                set.matches(end.namespace, end.namespace_labels, end.pod)
+            }
+            (LayerPeer::Cidr(block), Remote::Pod(end)) => {
+                end.pod.ips.iter().any(|ip| block.contains(*ip))
+                    || (end.pod.ips.is_empty() && block.cidr.prefix_len() == 0)
+            }
+            (LayerPeer::Cidr(block), Remote::Address(ip)) => block.contains(*ip),
+            (LayerPeer::AllPods, Remote::Pod(_)) | (LayerPeer::Outside, Remote::Address(_)) => true,
+            (LayerPeer::AllPods | LayerPeer::Pods(_), Remote::Address(_))
+            | (LayerPeer::Outside, Remote::Pod(_)) => false,
+        }
+    }
+}
+
+/// One rule of a layer policy, for one direction.
+#[derive(Clone, Debug)]
+pub struct LayerRule {
+    pub action: Action,
+    /// Within the stage, lower first; rules of one policy may differ (Cilium's
+    /// deny rules come before every allow).
+    pub order: f64,
+    /// Empty means every peer.
+    pub peers: Vec<LayerPeer>,
+    /// Empty means every port of every protocol.
+    pub ports: Vec<PortMatch>,
+}
+
+impl LayerRule {
+    pub fn matches(
+        &self,
+        remote: &Remote<'_>,
+        protocol: Protocol,
+        port: u16,
+        destination: Option<&Pod>,
+    ) -> bool {
+        (self.ports.is_empty()
+            || self
+                .ports
+                .iter()
+                .any(|p| p.admits(protocol, port, destination)))
+            && (self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)))
+    }
+}
+
+/// Something of a policy the engine could not evaluate, and which direction
+/// it concerns (`None`: the whole policy, e.g. an unreadable subject).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub direction: Option<Direction>,
+    pub text: String,
+}
+
+impl Note {
+    fn new(direction: Option<Direction>, text: impl Into<String>) -> Self {
+        Note {
+            direction,
+            text: text.into(),
+        }
+    }
+}
+
+/// One policy of a layer, converted to the engine's model.
+#[derive(Clone, Debug)]
+pub struct LayerPolicy {
+    pub kind: LayerKind,
+    /// `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+    pub name: String,
+    pub stage: Stage,
+    /// The policy's own order (priority, Calico order), for descriptions.
+    pub order: Option<f64>,
+    /// The pods the policy applies to; `None` when it could not be read.
+    pub subject: Option<PodSet>,
+    /// `Some` when the policy has rules for the direction (or, in the Main
+    /// stage, isolates its subject for it).
+    pub ingress: Option<Vec<LayerRule>>,
+    pub egress: Option<Vec<LayerRule>>,
+    pub notes: Vec<Note>,
+}
+
+/// How the index keys a layer policy.
+pub type LayerKey = (LayerKind, Option<String>, String);
+
+impl LayerPolicy {
+    /// Converts an object of a layer kind; what cannot be read becomes notes,
+    /// never an error, so the report can say what was left out.
+    pub fn from_object(
+        kind: LayerKind,
+        namespace: Option<&str>,
+        name: &str,
+        object: &Value,
+    ) -> Self {
+        let namespace = namespace.filter(|_| !kind.cluster_scoped);
+        let mut policy = LayerPolicy {
+            kind,
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+            stage: Stage::Main,
+            order: None,
+            subject: None,
+            ingress: None,
+            egress: None,
+            notes: Vec::new(),
+        };
+        let spec = &object["spec"];
+        match kind.group {
+            TIERED_GROUP => tiered::convert(&mut policy, spec),
+            CALICO_GROUP => calico::convert(&mut policy, spec),
+            _ => cilium::convert(&mut policy, object),
+        }
+        policy
+    }
+
+    pub fn key(&self) -> LayerKey {
+        (self.kind, self.namespace.clone(), self.name.clone())
+    }
+
+    pub fn rules(&self, direction: Direction) -> Option<&[LayerRule]> {
+        match direction {
+            Direction::Ingress => self.ingress.as_deref(),
+            Direction::Egress => self.egress.as_deref(),
+        }
+    }
+
+    /// Whether the policy may select pods in `namespace` (a policy whose
+    /// subject could not be read may apply anywhere its scope allows).
+    pub fn may_apply_in(&self, namespace: &str, labels: &Labels) -> bool {
+        if let Some(own) = &self.namespace {
+            return own == namespace;
+        }
+        self.subject
+            .as_ref()
+            .is_none_or(|s| s.namespaces.matches(namespace, labels))
+    }
+
+    /// `adminnetworkpolicy/NAME`; Calico's namespaced NetworkPolicy keeps its
+    /// group so it is not mistaken for a Kubernetes one.
+    pub fn describe(&self) -> String {
+        let kind = self.kind.kind.to_ascii_lowercase();
+        if self.kind.group == CALICO_GROUP && !self.kind.cluster_scoped {
+            format!("{kind}.{}/{}", self.kind.group, self.name)
+        } else {
+            format!("{kind}/{}", self.name)
+        }
+    }
+
+    /// Where the policy sits: `Admin tier, priority 10`, `Baseline tier`, ...
+    pub fn tier(&self) -> String {
+        let order = self.order.map(|o| o.to_string());
+        match (self.kind.group, self.stage, order) {
+            (TIERED_GROUP, Stage::Admin, Some(o)) => format!("Admin tier, priority {o}"),
+            (TIERED_GROUP, _, _) => "Baseline tier".into(),
+            (CALICO_GROUP, _, Some(o)) => format!("Calico, order {o}"),
+            (CALICO_GROUP, _, None) => "Calico, no order".into(),
+            _ => "Cilium".into(),
+        }
+    }
+
+    /// `describe (tier)`, as evidence names it.
+    pub fn evidence(&self) -> String {
+        format!("{} ({})", self.describe(), self.tier())
+    }
+
+    /// Whether the cluster's CNI enforces this policy: Calico kinds need
+    /// Calico or Canal, Cilium kinds Cilium. The tiered Kubernetes APIs
+    /// count whenever they are present: serving their CRDs means an
+    /// implementation is expected.
+    pub fn enforcement(&self, cni: &CniStatus) -> Enforcement {
+        let running = CniKind::from_name(&cni.name);
+        let needed: &[CniKind] = match self.kind.group {
+            CALICO_GROUP => &[CniKind::Calico, CniKind::Canal],
+            CILIUM_GROUP => &[CniKind::Cilium],
+            _ => return Enforcement::Expected,
+        };
+        if running.is_some_and(|kind| needed.contains(&kind)) {
+            Enforcement::Enforced
+        } else {
+            Enforcement::NotEnforced
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enforcement {
+    /// The running CNI implements this API.
+    Enforced,
+    /// Evaluated on the assumption that the cluster implements the API whose CRDs it serves.
+    Expected,
+    /// The running CNI does not implement this API: the policy has no effect.
+    NotEnforced,
+}
+
+/// One rule that applies to a pod for a direction, with its policy.
+#[derive(Clone, Copy, Debug)]
+pub struct Applied<'a> {
+    pub policy: &'a LayerPolicy,
+    /// 0-based index in the policy's list for the direction (as converted).
+    pub index: usize,
+    pub rule: &'a LayerRule,
+}
+
+impl Applied<'_> {
+    fn sort_key(&self) -> (Stage, f64) {
+        (self.policy.stage, self.rule.order)
+    }
+}
+
+/// The layer rules that apply to one pod (or to a whole namespace) for one
+/// direction, in evaluation order.
+#[derive(Clone, Debug)]
+pub struct LayerSide<'a> {
+    pub direction: Direction,
+    pub rules: Vec<Applied<'a>>,
+    /// Main-stage policies that select the pod for the direction: they
+    /// isolate it as a NetworkPolicy does, even without a matching rule.
+    pub isolating: Vec<&'a LayerPolicy>,
+}
+
+impl<'a> LayerSide<'a> {
+    pub const NONE: LayerSide<'static> = LayerSide {
+        direction: Direction::Ingress,
+        rules: Vec::new(),
+        isolating: Vec::new(),
+    };
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty() && self.isolating.is_empty()
+    }
+
+    /// The rules of `policies` whose subject `selects` for `direction`.
+    fn build(
+        policies: &[&'a LayerPolicy],
+        direction: Direction,
+        selects: impl Fn(&PodSet) -> bool,
+    ) -> Self {
+        let mut side = LayerSide {
+            direction,
+            rules: Vec::new(),
+            isolating: Vec::new(),
+        };
+        for policy in policies {
+            let (Some(subject), Some(rules)) = (&policy.subject, policy.rules(direction)) else {
+                continue;
+            };
+            if !selects(subject) {
+                continue;
+            }
+            if policy.stage == Stage::Main {
+                side.isolating.push(policy);
+            }
+            side.rules
+                .extend(rules.iter().enumerate().map(|(index, rule)| Applied {
+                    policy,
+                    index,
+                    rule,
+                }));
+        }
+        // Stable: within one order, policies keep the index's name order and rules their own.
+        side.rules.sort_by(|a, b| {
+            let (stage_a, order_a) = a.sort_key();
+            let (stage_b, order_b) = b.sort_key();
+            stage_a.cmp(&stage_b).then(order_a.total_cmp(&order_b))
+        });
+        side
+    }
+
+    /// What applies to `pod` of `namespace`; `policies` are the enforced
+    /// layer policies that may apply in that namespace.
+    pub fn for_pod(
+        policies: &[&'a LayerPolicy],
+        namespace: &str,
+        namespace_labels: &Labels,
+        pod: &Pod,
+        direction: Direction,
+    ) -> Self {
+        if policies.is_empty() || pod.host_network {
+            return LayerSide {
+                direction,
+                ..LayerSide::NONE
+            };
+        }
+        Self::build(policies, direction, |s| {
+            s.matches(namespace, namespace_labels, pod)
+        })
+    }
+
+    /// What applies to every pod of `namespace`, including future ones.
+    pub fn for_namespace(
+        policies: &[&'a LayerPolicy],
+        namespace: &str,
+        namespace_labels: &Labels,
+        direction: Direction,
+    ) -> Self {
+        Self::build(policies, direction, |s| {
+            s.covers_namespace(namespace, namespace_labels)
+        })
+    }
+
+    /// Whether `rule` matches every peer it can: every pod and address on
+    /// every port. The tiered APIs have no address peers for ingress, so
+    /// there every pod is all they can match.
+    pub fn covers_everything(&self, applied: &Applied<'_>) -> bool {
+        let pods_suffice =
+            self.direction == Direction::Ingress && applied.policy.kind.group == TIERED_GROUP;
+        defaults::covers_everything(applied.rule, pods_suffice)
+    }
+
+    /// Rules of one stage, in order.
+    pub fn stage(&self, stage: Stage) -> impl Iterator<Item = &Applied<'a>> {
+        self.rules.iter().filter(move |a| a.policy.stage == stage)
+    }
+
+    /// Whether some rule may match pods by IP, so pod IPs matter.
+    pub fn has_cidrs(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|a| a.rule.peers.iter().any(|p| matches!(p, LayerPeer::Cidr(_))))
+    }
+}
+
+/// Which checks a note on a direction can make wrong.
+pub fn affected_checks(direction: Option<Direction>) -> &'static [&'static str] {
+    use crate::posture::ids;
+    match direction {
+        Some(Direction::Egress) => &[
+            ids::EGRESS_RESTRICTED,
+            ids::DNS_ALLOWED,
+            ids::DNS_TCP_ALLOWED,
+        ],
+        Some(Direction::Ingress) => &[ids::EXPOSED_SERVICES],
+        None => &[
+            ids::DEFAULT_DENY_INGRESS,
+            ids::DEFAULT_DENY_EGRESS,
+            ids::EGRESS_RESTRICTED,
+            ids::DNS_ALLOWED,
+            ids::DNS_TCP_ALLOWED,
+            ids::EXPOSED_SERVICES,
+        ],
+    }
+}
