@@ -35,13 +35,18 @@ fn every_port(rule: &LayerRule) -> bool {
         })
 }
 
-/// Whether the rule's CIDRs hold every address of both families.
-fn cidrs_cover_everything(rule: &LayerRule) -> bool {
+/// Whether the rule's CIDRs (of pods too when `with_pods`, or address-only
+/// ones too when not) hold every address of both families.
+fn cidrs_cover_everything(rule: &LayerRule, with_pods: bool) -> bool {
     Family::BOTH.iter().all(|family| {
         let mut addresses = Intervals::default();
         for peer in &rule.peers {
-            if let LayerPeer::Cidr(block) = peer {
-                addresses.union_with(&block_addresses(*family, block));
+            match peer {
+                LayerPeer::Cidr(block) => addresses.union_with(&block_addresses(*family, block)),
+                LayerPeer::Addresses(block) if !with_pods => {
+                    addresses.union_with(&block_addresses(*family, block))
+                }
+                _ => {}
             }
         }
         addresses.covers(&family.everything())
@@ -58,14 +63,14 @@ pub(super) fn covers_everything(rule: &LayerRule, pods_suffice: bool) -> bool {
     if peers.is_empty() || peers.iter().any(|p| matches!(p, LayerPeer::Everything)) {
         return true;
     }
-    let cidrs = cidrs_cover_everything(rule);
-    let pods = cidrs
+    let pods = cidrs_cover_everything(rule, true)
         || peers.iter().any(|p| match p {
             LayerPeer::AllPods => true,
             LayerPeer::Pods(set) => set.covers_every_pod(),
             _ => false,
         });
-    let addresses = cidrs || peers.iter().any(|p| matches!(p, LayerPeer::Outside));
+    let addresses = cidrs_cover_everything(rule, false)
+        || peers.iter().any(|p| matches!(p, LayerPeer::Outside));
     pods && (addresses || pods_suffice)
 }
 

@@ -27,7 +27,9 @@ fn layer_addresses(rule: &LayerRule, family: Family) -> Intervals {
     for peer in &rule.peers {
         match peer {
             LayerPeer::Everything | LayerPeer::Outside => return family.everything(),
-            LayerPeer::Cidr(block) => addresses.union_with(&block_addresses(family, block)),
+            LayerPeer::Cidr(block) | LayerPeer::Addresses(block) => {
+                addresses.union_with(&block_addresses(family, block))
+            }
             LayerPeer::Pods(_) | LayerPeer::AllPods | LayerPeer::Unevaluated => {}
         }
     }

@@ -212,6 +212,8 @@ pub enum LayerPeer {
     /// Addresses, and pods whose IP it holds; a prefix of length 0 holds
     /// every pod of its family even when pod IPs are unknown.
     Cidr(IpBlock),
+    /// Addresses outside the cluster only: Cilium's CIDR peers never select pods.
+    Addresses(IpBlock),
     /// Every address outside the cluster (Cilium's `world`).
     Outside,
     /// Every pod (Cilium's `cluster`).
@@ -235,10 +237,12 @@ impl LayerPeer {
                 end.pod.ips.iter().any(|ip| block.contains(*ip))
                     || (end.pod.ips.is_empty() && block.cidr.prefix_len() == 0)
             }
-            (LayerPeer::Cidr(block), Remote::Address(ip)) => block.contains(*ip),
+            (LayerPeer::Cidr(block) | LayerPeer::Addresses(block), Remote::Address(ip)) => {
+                block.contains(*ip)
+            }
             (LayerPeer::AllPods, Remote::Pod(_)) | (LayerPeer::Outside, Remote::Address(_)) => true,
             (LayerPeer::AllPods | LayerPeer::Pods(_), Remote::Address(_))
-            | (LayerPeer::Outside, Remote::Pod(_)) => false,
+            | (LayerPeer::Outside | LayerPeer::Addresses(_), Remote::Pod(_)) => false,
         }
     }
 }
@@ -306,6 +310,8 @@ pub struct LayerPolicy {
     /// stage, isolates its subject for it).
     pub ingress: Option<Vec<LayerRule>>,
     pub egress: Option<Vec<LayerRule>>,
+    /// Main stage: the directions in which selecting a pod isolates it.
+    pub isolates: Vec<Direction>,
     pub notes: Vec<Note>,
 }
 
@@ -331,6 +337,7 @@ impl LayerPolicy {
             subject: None,
             ingress: None,
             egress: None,
+            isolates: Vec::new(),
             notes: Vec::new(),
         };
         let spec = &object["spec"];
@@ -476,7 +483,7 @@ impl<'a> LayerSide<'a> {
             if !selects(subject) {
                 continue;
             }
-            if policy.stage == Stage::Main {
+            if policy.stage == Stage::Main && policy.isolates.contains(&direction) {
                 side.isolating.push(policy);
             }
             side.rules
@@ -543,9 +550,12 @@ impl<'a> LayerSide<'a> {
 
     /// Whether some rule may match pods by IP, so pod IPs matter.
     pub fn has_cidrs(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|a| a.rule.peers.iter().any(|p| matches!(p, LayerPeer::Cidr(_))))
+        self.rules.iter().any(|a| {
+            a.rule
+                .peers
+                .iter()
+                .any(|p| matches!(p, LayerPeer::Cidr(_) | LayerPeer::Addresses(_)))
+        })
     }
 }
 
