@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use kube_core::SelectorExt;
 
 use crate::cluster::{Cluster, NamespaceState};
+use crate::layers::LayerKind;
 use crate::model::{Direction, Peer, Policy};
 use crate::settings::Settings;
 
@@ -89,6 +90,22 @@ impl Cluster {
             Affected::one(namespace)
         } else {
             Affected::Nothing
+        }
+    }
+
+    /// A policy layer's change: a cluster-scoped policy can reach every
+    /// namespace (its subject and peers select by labels), a namespaced one
+    /// its own namespace, or everyone from the DNS namespace (it decides
+    /// everyone's DNS there).
+    pub fn affected_by_layer(
+        &self,
+        settings: &Settings,
+        kind: LayerKind,
+        namespace: Option<&str>,
+    ) -> Affected {
+        match namespace.filter(|_| !kind.cluster_scoped) {
+            Some(namespace) if namespace != settings.dns_namespace => Affected::one(namespace),
+            _ => Affected::All,
         }
     }
 

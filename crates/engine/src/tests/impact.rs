@@ -176,3 +176,26 @@ fn service_reachable_only_inside_the_cluster_reaches_nothing() {
     ));
     assert_eq!(c.affected_by_service("a", "internal"), Affected::Nothing);
 }
+
+#[test]
+fn rule_22_layer_policies_reach_their_scope() {
+    use crate::layers::layer_kind;
+    let c = cluster(&three_tenants());
+    let settings = Settings::default();
+    let cnp = layer_kind("cilium.io", "CiliumNetworkPolicy").unwrap();
+    let ccnp = layer_kind("cilium.io", "CiliumClusterwideNetworkPolicy").unwrap();
+    let banp = layer_kind("policy.networking.k8s.io", "BaselineAdminNetworkPolicy").unwrap();
+    assert_eq!(
+        c.affected_by_layer(&settings, cnp, Some("a")),
+        names(&["a"])
+    );
+    assert_eq!(
+        c.affected_by_layer(&settings, cnp, Some("kube-system")),
+        Affected::All
+    );
+    assert_eq!(c.affected_by_layer(&settings, ccnp, None), Affected::All);
+    assert_eq!(
+        c.affected_by_layer(&settings, banp, Some("a")),
+        Affected::All
+    );
+}

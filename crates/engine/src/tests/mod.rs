@@ -31,25 +31,25 @@ pub(crate) fn cluster(yaml: &str) -> Cluster {
         if value.is_null() {
             continue;
         }
-        match value["kind"].as_str() {
-            Some("Namespace") => cluster.apply_namespace(&serde_json::from_value(value).unwrap()),
-            Some("Pod") => cluster.apply_pod(&serde_json::from_value(value).unwrap()),
-            Some("NetworkPolicy") => cluster.apply_policy(&serde_json::from_value(value).unwrap()),
-            Some("Service") => cluster.apply_service(&serde_json::from_value(value).unwrap()),
-            Some(kind) => {
-                let api_version = value["apiVersion"].as_str().unwrap_or_default();
-                let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-                let kind = layer_kind(group, kind)
-                    .unwrap_or_else(|| panic!("fixture kind {kind:?} is not handled"));
-                let metadata = &value["metadata"];
-                cluster.apply_layer_policy(LayerPolicy::from_object(
-                    kind,
-                    metadata["namespace"].as_str(),
-                    metadata["name"].as_str().unwrap_or_default(),
-                    &value,
-                ));
-            }
-            None => panic!("fixture object without kind"),
+        let kind = value["kind"].as_str().expect("fixture object with a kind");
+        let api_version = value["apiVersion"].as_str().unwrap_or_default();
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        if let Some(layer) = layer_kind(group, kind) {
+            let metadata = &value["metadata"];
+            cluster.apply_layer_policy(LayerPolicy::from_object(
+                layer,
+                metadata["namespace"].as_str(),
+                metadata["name"].as_str().unwrap_or_default(),
+                &value,
+            ));
+            continue;
+        }
+        match kind {
+            "Namespace" => cluster.apply_namespace(&serde_json::from_value(value).unwrap()),
+            "Pod" => cluster.apply_pod(&serde_json::from_value(value).unwrap()),
+            "NetworkPolicy" => cluster.apply_policy(&serde_json::from_value(value).unwrap()),
+            "Service" => cluster.apply_service(&serde_json::from_value(value).unwrap()),
+            other => panic!("fixture kind {other:?} is not handled"),
         }
     }
     cluster
