@@ -17,8 +17,14 @@ use serde_json::Value;
 pub const OPERATOR_NAMESPACE: &str = "netposture-system";
 pub const SERVICE_ACCOUNT: &str = "netposture";
 
+/// Read at run time: `cargo test` sets it for the checkout being tested,
+/// while the compile-time value can name another checkout whose build a
+/// shared target directory reused.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest_dir)
         .parent()
         .expect("e2e/ sits in the repository")
         .to_path_buf()

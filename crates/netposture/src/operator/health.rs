@@ -45,6 +45,11 @@ impl Health {
         self.lock().insert(kind.to_string(), state);
     }
 
+    /// Stops tracking a kind that is no longer watched (its CRD went away).
+    pub fn remove(&self, kind: &str) {
+        self.lock().remove(kind);
+    }
+
     /// Ok when every kind is synced; otherwise one `kind: state` line per kind that is not.
     pub fn readiness(&self) -> Result<(), String> {
         let not_ready: Vec<String> = self

@@ -10,6 +10,7 @@ pub mod leader;
 pub mod metrics;
 #[cfg(test)]
 mod monitoring_files;
+mod optional_kinds;
 mod policy_report;
 mod reconcile;
 mod watch;
@@ -212,6 +213,10 @@ async fn operate(
 
     let timeout = u32::try_from(args.watch_timeout.as_secs()).unwrap_or(u32::MAX);
     let config = kube::runtime::watcher::Config::default().timeout(timeout);
+    // Before the typed watches: kinds found now must list before anything is published.
+    let optional =
+        optional_kinds::OptionalWatches::start(client.clone(), config.clone(), ctx.clone()).await;
+    let optional_task = tokio::spawn(optional.follow());
     let watches = [
         tokio::spawn(watch::run::<Namespace>(
             Api::all(client.clone()),
@@ -282,7 +287,10 @@ async fn operate(
     // Both receivers of the stop signal are alive here; a send error cannot lose anything.
     let _ = stop_tx.send(true);
     let _ = controller.await;
-    for task in watches.iter().chain([&leadership_task, &resync_task]) {
+    for task in watches
+        .iter()
+        .chain([&optional_task, &leadership_task, &resync_task])
+    {
         task.abort();
     }
     let _ = elector.await;

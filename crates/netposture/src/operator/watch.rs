@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +39,44 @@ pub trait Watched:
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)>;
 }
 
-fn key<K: Resource>(object: &K) -> (String, String) {
+/// What one watch does with its events. Typed kinds get it from [`Watched`];
+/// kinds found by discovery (see `optional_kinds`) implement it themselves.
+pub trait Handler<K>: Send + Sync + 'static {
+    /// The kind's name in logs, metrics and readiness; unique among watches.
+    fn kind(&self) -> String;
+    /// The resource's plural, for messages.
+    fn plural(&self) -> String;
+    fn apply(&self, ctx: &Context, object: &K) -> Affected;
+    fn delete(&self, ctx: &Context, namespace: &str, name: &str) -> Affected;
+    fn indexed(&self, cluster: &Cluster) -> BTreeSet<(String, String)>;
+}
+
+/// The [`Handler`] of a typed kind.
+pub struct Typed<K>(PhantomData<fn() -> K>);
+
+impl<K: Watched> Handler<K> for Typed<K> {
+    fn kind(&self) -> String {
+        K::KIND.to_string()
+    }
+
+    fn plural(&self) -> String {
+        K::plural(&()).to_string()
+    }
+
+    fn apply(&self, ctx: &Context, object: &K) -> Affected {
+        object.apply(ctx)
+    }
+
+    fn delete(&self, ctx: &Context, namespace: &str, name: &str) -> Affected {
+        K::delete(ctx, namespace, name)
+    }
+
+    fn indexed(&self, cluster: &Cluster) -> BTreeSet<(String, String)> {
+        K::indexed(cluster)
+    }
+}
+
+pub(super) fn key<K: Resource>(object: &K) -> (String, String) {
     (object.namespace().unwrap_or_default(), object.name_any())
 }
 
@@ -188,6 +226,22 @@ pub async fn run<K: Watched>(
     forward: Option<UnboundedSender<Event<K>>>,
     strip: fn(&mut K),
 ) {
+    run_with(api, config, ctx, forward, strip, Typed(PhantomData)).await
+}
+
+/// [`run`] for any kind, with its events handled by `handler`.
+pub async fn run_with<K, H>(
+    api: Api<K>,
+    config: watcher::Config,
+    ctx: Arc<Context>,
+    forward: Option<UnboundedSender<Event<K>>>,
+    strip: fn(&mut K),
+    handler: H,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    H: Handler<K>,
+{
+    let kind = handler.kind();
     let mut backoff = RELIST_BACKOFF_MIN;
     loop {
         let mut stream = watcher(api.clone(), config.clone())
@@ -200,32 +254,32 @@ pub async fn run<K: Watched>(
                 Ok(event) => event,
                 Err(error) => {
                     let failure = Failure::of_watch(&error);
-                    ctx.metrics.watch_error(K::KIND, failure.as_str());
+                    ctx.metrics.watch_error(&kind, failure.as_str());
                     if failure.needs_relist() {
-                        let reason = unavailable_reason::<K>(failure, &error);
-                        tracing::error!(kind = K::KIND, %reason, "watch stopped; retrying");
-                        ctx.health.set(K::KIND, WatchState::Failing(reason));
+                        let reason = unavailable_reason(&kind, &handler.plural(), failure, &error);
+                        tracing::error!(kind, %reason, "watch stopped; retrying");
+                        ctx.health.set(&kind, WatchState::Failing(reason));
                         break;
                     }
-                    tracing::warn!(kind = K::KIND, %error, "watch interrupted; resuming");
+                    tracing::warn!(kind, %error, "watch interrupted; resuming");
                     continue;
                 }
             };
-            ctx.metrics.watch_event(K::KIND);
+            ctx.metrics.watch_event(&kind);
             match &event {
                 Event::Init => listed.clear(),
                 Event::InitApply(object) => {
                     listed.insert(key(object));
-                    object.apply(&ctx);
+                    handler.apply(&ctx, object);
                 }
                 Event::InitDone => {
-                    finish_list::<K>(&ctx, &listed);
+                    finish_list(&ctx, &handler, &listed);
                     backoff = RELIST_BACKOFF_MIN;
                 }
-                Event::Apply(object) => ctx.trigger(object.apply(&ctx)),
+                Event::Apply(object) => ctx.trigger(handler.apply(&ctx, object)),
                 Event::Delete(object) => {
                     let (namespace, name) = key(object);
-                    ctx.trigger(K::delete(&ctx, &namespace, &name));
+                    ctx.trigger(handler.delete(&ctx, &namespace, &name));
                 }
             }
             if let Some(forward) = &forward {
@@ -240,18 +294,14 @@ pub async fn run<K: Watched>(
 
 /// After a (re)list: forget what the list no longer has, mark the kind
 /// synced, and once every kind is, evaluate everything once.
-fn finish_list<K: Watched>(ctx: &Context, listed: &BTreeSet<(String, String)>) {
-    let gone = vanished(&K::indexed(&ctx.cluster()), listed);
+fn finish_list<K, H: Handler<K>>(ctx: &Context, handler: &H, listed: &BTreeSet<(String, String)>) {
+    let gone = vanished(&handler.indexed(&ctx.cluster()), listed);
     for (namespace, name) in &gone {
-        K::delete(ctx, namespace, name);
+        handler.delete(ctx, namespace, name);
     }
-    ctx.health.set(K::KIND, WatchState::Synced);
-    tracing::info!(
-        kind = K::KIND,
-        objects = listed.len(),
-        removed = gone.len(),
-        "listed"
-    );
+    let kind = handler.kind();
+    ctx.health.set(&kind, WatchState::Synced);
+    tracing::info!(kind, objects = listed.len(), removed = gone.len(), "listed");
     if ctx.mark_loaded_if_synced() {
         tracing::info!("every watch has listed; evaluating all namespaces");
         if ctx.policy_reports_available() {
@@ -274,16 +324,20 @@ fn vanished(
     indexed.difference(listed).cloned().collect()
 }
 
-fn unavailable_reason<K: Watched>(failure: Failure, error: &watcher::Error) -> String {
+fn unavailable_reason(
+    kind: &str,
+    plural: &str,
+    failure: Failure,
+    error: &watcher::Error,
+) -> String {
     match failure {
         Failure::Forbidden => format!(
-            "forbidden to list/watch {}: grant the ClusterRole from deploy/ ({error})",
-            K::plural(&())
+            "forbidden to list/watch {plural}: grant the ClusterRole from deploy/ ({error})"
         ),
-        Failure::NotFound if K::KIND == NetworkPostureReport::KIND => {
+        Failure::NotFound if kind == NetworkPostureReport::KIND => {
             "CRD networkpostures.netposture.io is not installed: kubectl apply -f crds/".into()
         }
-        _ => format!("{} not served: {error}", K::plural(&())),
+        _ => format!("{plural} not served: {error}"),
     }
 }
 
