@@ -28,6 +28,7 @@ pub struct Evaluator<'a> {
     settings: &'a Settings,
     cni: CniStatus,
     dns: Dns<'a>,
+    system: checks::SystemPods<'a>,
 }
 
 /// Where every namespace must be able to send DNS queries.
@@ -259,6 +260,7 @@ impl<'a> Evaluator<'a> {
             settings,
             cni,
             dns: Dns::find(cluster, settings),
+            system: checks::SystemPods::find(cluster, settings),
         }
     }
 
@@ -300,6 +302,8 @@ impl<'a> Evaluator<'a> {
                 .layers_for(name)
                 .map(|l| l.describe())
                 .collect(),
+            cluster: self.cluster,
+            system: &self.system,
         };
         let checks = findings.checks();
         let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);

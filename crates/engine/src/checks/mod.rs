@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotations;
-use crate::cluster::NamespaceState;
+use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{Capability, CniStatus};
 use crate::evaluate::{DefaultDeny, PodFacts};
 use crate::exposure::{ExposedPod, Guard};
@@ -12,6 +12,11 @@ use crate::model::Direction;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::Reach;
 use crate::settings::Settings;
+
+mod hygiene;
+mod system;
+
+pub(crate) use system::SystemPods;
 
 /// Evidence lists longer than this end with "... and N more".
 const EVIDENCE_CAP: usize = 20;
@@ -28,6 +33,9 @@ pub(crate) struct Findings<'a> {
     pub exposed: &'a [ExposedPod<'a>],
     /// Policies of other APIs that can affect this namespace.
     pub layers: Vec<String>,
+    /// The whole index, for peers that select other namespaces.
+    pub cluster: &'a Cluster,
+    pub system: &'a SystemPods<'a>,
 }
 
 fn capped(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -114,6 +122,10 @@ impl Findings<'_> {
             self.pods_isolated(),
             self.host_network(),
             self.exposed_services(),
+            self.system_namespaces_isolated(),
+            self.empty_policies(),
+            self.empty_peers(),
+            self.spoofable_namespace_selectors(),
         ];
         if !self.layers.is_empty() {
             checks.push(self.unevaluated_policies());

@@ -7,12 +7,14 @@ mod differential;
 mod dns;
 mod explain;
 mod exposure;
+mod hygiene;
 mod impact;
 mod index;
 mod layers;
 mod peers;
 mod ports;
 mod selection;
+mod system;
 mod verdicts;
 
 use serde::Deserialize;
