@@ -10,6 +10,7 @@ use kube_core::SelectorExt;
 use crate::checks::{self, Findings};
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{self, CniStatus};
+use crate::compliance;
 use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
@@ -305,7 +306,10 @@ impl<'a> Evaluator<'a> {
             cluster: self.cluster,
             system: &self.system,
         };
-        let checks = findings.checks();
+        let mut checks = findings.checks();
+        for check in &mut checks {
+            check.controls = compliance::labels_of(&check.id);
+        }
         let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);
         let choices = &state.choices;
         let met_or_accepted = |met: bool, check: &str| met || choices.accepts(check);

@@ -93,6 +93,7 @@ fn check(id: &str, status: CheckStatus, severity: Severity, message: String) -> 
         message,
         evidence: Vec::new(),
         remediation: String::new(),
+        controls: Vec::new(),
     }
 }
 
