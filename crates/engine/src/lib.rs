@@ -20,6 +20,7 @@ pub mod model;
 pub mod posture;
 pub mod reach;
 pub mod settings;
+pub mod suggest;
 mod validate;
 
 pub use cluster::Cluster;

@@ -10,6 +10,7 @@ mod inventory;
 mod manifests;
 mod operator;
 mod output;
+mod suggest;
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -52,6 +53,8 @@ enum Command {
     CanReach(can_reach::CanReachArgs),
     /// Explain a namespace's verdicts: each check's evidence and remediation, and what each policy selects.
     Explain(explain::ExplainArgs),
+    /// Print the NetworkPolicies that close NAMESPACE's gaps (default deny, DNS, today's admitted flows) as YAML.
+    Suggest(suggest::SuggestArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan(args),
         Command::CanReach(args) => can_reach::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Suggest(args) => suggest::run(&args),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");

@@ -15,6 +15,7 @@ mod layers;
 mod peers;
 mod ports;
 mod selection;
+mod suggest;
 mod system;
 mod verdicts;
 
