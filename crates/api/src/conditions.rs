@@ -259,6 +259,7 @@ mod tests {
             message: "no default deny (risk accepted: public tier)".into(),
             evidence: vec![],
             remediation: String::new(),
+            controls: vec![],
         }];
         posture.accepted_risks = vec![netposture_engine::AcceptedRisk {
             risk: "NoDefaultDenyIngress".into(),

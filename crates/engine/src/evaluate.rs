@@ -10,6 +10,7 @@ use kube_core::SelectorExt;
 use crate::checks::{self, Findings, LayerReport};
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{self, CniStatus};
+use crate::compliance;
 use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
@@ -31,6 +32,7 @@ pub struct Evaluator<'a> {
     dns: Dns<'a>,
     /// Layer policies the CNI enforces (or, for the tiered APIs, is expected to).
     layers: Vec<&'a LayerPolicy>,
+    system: checks::SystemPods<'a>,
 }
 
 /// Where every namespace must be able to send DNS queries.
@@ -314,6 +316,7 @@ impl<'a> Evaluator<'a> {
             settings,
             dns: Dns::find(cluster, settings, &layers),
             cni,
+            system: checks::SystemPods::find(cluster, settings, &layers),
             layers,
         }
     }
@@ -385,8 +388,13 @@ impl<'a> Evaluator<'a> {
                     .filter(|l| l.may_apply_in(name, &state.labels)),
                 &self.cni,
             ),
+            cluster: self.cluster,
+            system: &self.system,
         };
-        let checks = findings.checks();
+        let mut checks = findings.checks();
+        for check in &mut checks {
+            check.controls = compliance::labels_of(&check.id);
+        }
         let dns_allowed = pods.dns_udp.iter().all(|(_, r)| *r == Reach::Allowed);
         let choices = &state.choices;
         let met_or_accepted = |met: bool, check: &str| met || choices.accepts(check);

@@ -49,26 +49,42 @@ impl Affected {
 }
 
 impl Cluster {
-    /// A pod's change reaches its own namespace, or everyone when it serves
-    /// DNS or runs the CNI (those inputs are cluster-wide).
+    /// A pod's change reaches its own namespace and the namespaces whose
+    /// peers select its namespace (an empty peer may stop being empty), or
+    /// everyone when it serves DNS, runs the CNI or lives in a system
+    /// namespace (those inputs are cluster-wide).
     pub fn affected_by_pod(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
-        let Some(pod) = self.namespace(namespace).and_then(|s| s.pods.get(name)) else {
+        let Some(state) = self.namespace(namespace) else {
+            return Affected::one(namespace);
+        };
+        let Some(pod) = state.pods.get(name) else {
             return Affected::one(namespace);
         };
         let is_dns = namespace == settings.dns_namespace
             && (settings.dns_selector.matches(&pod.labels)
                 || settings.node_local_dns_selector.matches(&pod.labels));
-        if is_dns || pod.cni.is_some() {
-            Affected::All
-        } else {
-            Affected::one(namespace)
+        let is_system = settings.system_namespaces.iter().any(|n| n == namespace);
+        if is_dns || is_system || pod.cni.is_some() {
+            return Affected::All;
         }
+        let selecting = self
+            .namespaces()
+            .filter(|(_, other)| {
+                other.policies.values().any(|policy| {
+                    namespace_selectors(policy).any(|selector| selector.matches(&state.labels))
+                })
+            })
+            .map(|(other, _)| other.clone());
+        Affected::Namespaces(selecting.chain([namespace.to_string()]).collect())
     }
 
     /// A policy's change reaches its own namespace and the namespaces its
-    /// peers select; in the DNS namespace it can decide everyone's DNS.
+    /// peers select; in the DNS namespace it can decide everyone's DNS, in
+    /// a system namespace whether everyone reaches its pods.
     pub fn affected_by_policy(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
-        if namespace == settings.dns_namespace {
+        if namespace == settings.dns_namespace
+            || settings.system_namespaces.iter().any(|n| n == namespace)
+        {
             return Affected::All;
         }
         let own = Affected::one(namespace);

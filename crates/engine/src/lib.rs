@@ -8,6 +8,7 @@ pub mod annotations;
 mod checks;
 pub mod cluster;
 pub mod cni;
+pub mod compliance;
 pub mod convert;
 mod evaluate;
 mod exposure;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod posture;
 pub mod reach;
 pub mod settings;
+pub mod suggest;
 mod validate;
 
 pub use cluster::Cluster;

@@ -63,6 +63,9 @@ pub struct Check {
     pub evidence: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub remediation: String,
+    /// Compliance controls this check gives evidence for, e.g. `PCI-DSS 1.3.1`, `SOC2 CC6.6`, `CIS 5.3.2`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -25,6 +25,9 @@ pub struct Settings {
     pub weights: BTreeMap<String, u32>,
     /// At most this many names in `unprotectedPods`.
     pub unprotected_pods_cap: usize,
+    /// Namespaces of cluster components that other namespaces' pods should
+    /// not reach (besides DNS); they get `system-namespaces-isolated` NotApplicable.
+    pub system_namespaces: Vec<String>,
 }
 
 pub fn default_weights() -> BTreeMap<String, u32> {
@@ -69,6 +72,7 @@ impl Default for Settings {
             cni_override: None,
             weights: default_weights(),
             unprotected_pods_cap: 50,
+            system_namespaces: vec!["kube-system".into()],
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub exclude: ExcludeConfig,
     /// How often the operator re-evaluates every namespace without a change, e.g. `5m`.
     pub resync_period: String,
+    /// Namespaces of cluster components that tenants should not reach, DNS aside.
+    pub system_namespaces: Vec<String>,
 }
 
 /// Namespaces left out of reports and metrics (besides `netposture.io/exclude: "true"`).
@@ -99,6 +101,7 @@ impl Default for Config {
             unprotected_pods_cap: Settings::default().unprotected_pods_cap,
             exclude: ExcludeConfig::default(),
             resync_period: "5m".into(),
+            system_namespaces: Settings::default().system_namespaces,
         }
     }
 }
@@ -213,6 +216,9 @@ impl Config {
         if self.unprotected_pods_cap == 0 {
             return Err("unprotectedPodsCap: must be at least 1".into());
         }
+        if let Some(empty) = self.system_namespaces.iter().position(String::is_empty) {
+            return Err(format!("systemNamespaces[{empty}]: must not be empty"));
+        }
         let mut weights = default_weights();
         for (id, weight) in &self.score_weights {
             if !ids::ALL.contains(&id.as_str()) {
@@ -235,6 +241,7 @@ impl Config {
             }),
             weights,
             unprotected_pods_cap: self.unprotected_pods_cap,
+            system_namespaces: self.system_namespaces.clone(),
         })
     }
 }
@@ -287,6 +294,7 @@ mod tests {
         );
         assert_eq!(loaded.weights, defaults.weights);
         assert_eq!(loaded.unprotected_pods_cap, defaults.unprotected_pods_cap);
+        assert_eq!(loaded.system_namespaces, defaults.system_namespaces);
         assert!(loaded.cni_override.is_none());
     }
 

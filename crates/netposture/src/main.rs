@@ -10,6 +10,7 @@ mod inventory;
 mod manifests;
 mod operator;
 mod output;
+mod suggest;
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::CustomResourceExt;
 use netposture_api::NetworkPostureReport;
 use netposture_engine::Evaluator;
+use netposture_engine::compliance::{self, Framework};
 
 use crate::fail_on::FailOn;
 use crate::input::InputArgs;
@@ -29,6 +31,8 @@ const EXIT_ERROR: u8 = 2;
 /// Exit code when a condition asked about holds: `--fail-on`/`--min-score`,
 /// or a `can-reach` port that is not allowed.
 const EXIT_CONDITION: u8 = 1;
+/// `scan --compliance` names at most this many failing namespaces per control.
+const COMPLIANCE_EXAMPLES: usize = 5;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +53,8 @@ enum Command {
     CanReach(can_reach::CanReachArgs),
     /// Explain a namespace's verdicts: each check's evidence and remediation, and what each policy selects.
     Explain(explain::ExplainArgs),
+    /// Print the NetworkPolicies that close NAMESPACE's gaps (default deny, DNS, today's admitted flows) as YAML.
+    Suggest(suggest::SuggestArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -70,6 +76,16 @@ struct ScanArgs {
     /// Exit 1 when any reported namespace scores below this.
     #[arg(long, value_name = "SCORE", value_parser = clap::value_parser!(u8).range(0..=100))]
     min_score: Option<u8>,
+    /// Print a per-control summary of this framework (pci-dss, soc2, cis, nsa) instead of the namespaces.
+    #[arg(long, value_name = "FRAMEWORK", value_parser = parse_framework)]
+    compliance: Option<Framework>,
+}
+
+fn parse_framework(name: &str) -> Result<Framework, String> {
+    Framework::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = Framework::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown framework {name:?} (known: {})", known.join(", "))
+    })
 }
 
 fn main() -> ExitCode {
@@ -78,6 +94,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan(args),
         Command::CanReach(args) => can_reach::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Suggest(args) => suggest::run(&args),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");
@@ -139,14 +156,20 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let covered = postures.iter().filter(|(_, p)| p.covered).count();
+    let stdout = std::io::stdout();
+    if let Some(framework) = args.compliance {
+        let summary = compliance::summarize(framework, &postures, COMPLIANCE_EXAMPLES);
+        output::write_compliance(&mut stdout.lock(), framework, &summary, args.output)?;
+    }
     let reports: Vec<NetworkPostureReport> = postures
         .into_iter()
         .map(|(namespace, posture)| {
             NetworkPostureReport::from_posture(&namespace, posture, &[], now.clone())
         })
         .collect();
-    let stdout = std::io::stdout();
-    output::write(&mut stdout.lock(), &reports, args.output)?;
+    if args.compliance.is_none() {
+        output::write(&mut stdout.lock(), &reports, args.output)?;
+    }
     eprintln!(
         "{} namespace(s), {covered} covered; CNI: {} ({})",
         reports.len(),

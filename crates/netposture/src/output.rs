@@ -7,6 +7,7 @@ use std::io::Write;
 use clap::ValueEnum;
 use netposture_api::NetworkPostureReport;
 use netposture_engine::CheckStatus;
+use netposture_engine::compliance::{ControlSummary, Framework};
 use serde::Serialize;
 use serde_json::json;
 
@@ -120,6 +121,51 @@ fn write_table(
     }
     let columns = if wide { 11 } else { 10 };
     write_columns(out, &rows, columns)
+}
+
+/// `scan --compliance`: one row per control; as data, the framework and its rows.
+pub fn write_compliance(
+    out: &mut impl Write,
+    framework: Framework,
+    summary: &[ControlSummary],
+    format: Format,
+) -> anyhow::Result<()> {
+    let data = || json!({"framework": framework.name(), "controls": summary});
+    match format {
+        Format::Json => return write_json(out, &data()),
+        Format::Yaml => return write_yaml(out, &data()),
+        Format::Table | Format::Wide => {}
+    }
+    let mut rows = vec![
+        [
+            "CONTROL",
+            "STATUS",
+            "FAILING",
+            "TITLE",
+            "FAILING-NAMESPACES",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
+    for row in summary {
+        let mut examples = row.failing_examples.join(",");
+        if row.failing_namespaces > row.failing_examples.len() {
+            examples.push_str(",...");
+        }
+        rows.push(vec![
+            row.control.clone(),
+            format!("{:?}", row.status),
+            format!("{}/{}", row.failing_namespaces, row.namespaces),
+            row.title.clone(),
+            if examples.is_empty() {
+                "-".into()
+            } else {
+                examples
+            },
+        ]);
+    }
+    write_columns(out, &rows, 5)?;
+    Ok(())
 }
 
 /// The first `columns` cells of each row, left-aligned in columns three spaces apart.

@@ -291,3 +291,65 @@ fn install_manifests_pass_their_own_checks() {
     // The Deployment's pod template stands in for the operator's pods.
     assert_eq!(status["pods"]["total"], 1, "{status}");
 }
+
+#[test]
+fn compliance_summary_lists_each_control_with_failing_namespaces() {
+    let path = repo("examples/cluster");
+    let out = netposture(&[
+        "scan",
+        "-f",
+        path.to_str().unwrap(),
+        "--compliance",
+        "cis",
+        "-o",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(summary["framework"], "cis");
+    let controls = summary["controls"].as_array().unwrap();
+    let policies = controls
+        .iter()
+        .find(|c| c["control"] == "CIS 5.3.2")
+        .expect("CIS 5.3.2 is listed");
+    assert_eq!(
+        policies["status"], "Fail",
+        "dev has no default deny: {policies}"
+    );
+    assert!(
+        policies["failingExamples"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("dev")),
+        "{policies}"
+    );
+
+    let table = netposture(&[
+        "scan",
+        "-f",
+        path.to_str().unwrap(),
+        "--compliance",
+        "pci-dss",
+    ]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.starts_with("CONTROL"), "{text}");
+    assert!(text.contains("PCI-DSS 1.3.1"), "{text}");
+}
+
+#[test]
+fn unknown_compliance_framework_is_a_usage_error() {
+    let path = repo("examples/cluster");
+    let out = netposture(&[
+        "scan",
+        "-f",
+        path.to_str().unwrap(),
+        "--compliance",
+        "hipaa",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pci-dss"));
+}

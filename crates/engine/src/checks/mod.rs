@@ -6,7 +6,7 @@ mod layers;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::annotations;
-use crate::cluster::NamespaceState;
+use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{Capability, CniStatus};
 use crate::evaluate::{DefaultDeny, PodFacts};
 use crate::exposure::{ExposedPod, Guard};
@@ -16,6 +16,10 @@ use crate::reach::Reach;
 use crate::settings::Settings;
 
 pub(crate) use layers::LayerReport;
+mod hygiene;
+mod system;
+
+pub(crate) use system::SystemPods;
 
 /// Evidence lists longer than this end with "... and N more".
 const EVIDENCE_CAP: usize = 20;
@@ -32,6 +36,9 @@ pub(crate) struct Findings<'a> {
     pub exposed: &'a [ExposedPod<'a>],
     /// Policies of other APIs that can affect this namespace.
     pub layers: LayerReport,
+    /// The whole index, for peers that select other namespaces.
+    pub cluster: &'a Cluster,
+    pub system: &'a SystemPods<'a>,
 }
 
 fn capped(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -89,6 +96,7 @@ fn check(id: &str, status: CheckStatus, severity: Severity, message: String) -> 
         message,
         evidence: Vec::new(),
         remediation: String::new(),
+        controls: Vec::new(),
     }
 }
 
@@ -118,6 +126,10 @@ impl Findings<'_> {
             self.pods_isolated(),
             self.host_network(),
             self.exposed_services(),
+            self.system_namespaces_isolated(),
+            self.empty_policies(),
+            self.empty_peers(),
+            self.spoofable_namespace_selectors(),
         ];
         checks.extend(self.policy_layers());
         self.warn_where_unevaluated(&mut checks);

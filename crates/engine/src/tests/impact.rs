@@ -199,3 +199,44 @@ fn rule_22_layer_policies_reach_their_scope() {
         Affected::All
     );
 }
+
+#[test]
+fn pod_reaches_namespaces_whose_peers_select_its_namespace() {
+    // b's empty-peers verdict on "team: red" pods changes with c's pods.
+    let c = cluster(&format!(
+        "{}{}{}",
+        three_tenants(),
+        pod("c", "api", "app: api"),
+        policy(
+            "b",
+            "from-red",
+            "{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {team: red}}, podSelector: {matchLabels: {app: api}}}]}]}"
+        )
+    ));
+    assert_eq!(
+        c.affected_by_pod(&Settings::default(), "c", "api"),
+        names(&["b", "c"])
+    );
+}
+
+#[test]
+fn system_namespace_pods_and_policies_reach_every_namespace() {
+    let settings = Settings {
+        system_namespaces: vec!["monitoring".into()],
+        ..Settings::default()
+    };
+    let c = cluster(&format!(
+        "{}{}{}",
+        three_tenants(),
+        pod("monitoring", "prometheus", "app: prometheus"),
+        policy("monitoring", "deny", "{podSelector: {}}")
+    ));
+    assert_eq!(
+        c.affected_by_pod(&settings, "monitoring", "prometheus"),
+        Affected::All
+    );
+    assert_eq!(
+        c.affected_by_policy(&settings, "monitoring", "deny"),
+        Affected::All
+    );
+}

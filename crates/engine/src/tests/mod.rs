@@ -3,16 +3,20 @@
 //! verdict definitions. Fixtures are YAML as users write it.
 
 mod choices;
+mod compliance;
 mod differential;
 mod dns;
 mod explain;
 mod exposure;
+mod hygiene;
 mod impact;
 mod index;
 mod layers;
 mod peers;
 mod ports;
 mod selection;
+mod suggest;
+mod system;
 mod verdicts;
 
 use serde::Deserialize;

@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use netposture_engine::compliance::{self, CONTROLS};
 use netposture_engine::{CniStatus, NamespacePosture};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet};
@@ -271,7 +272,12 @@ struct NamespaceSummary {
     score: u8,
     pods: u32,
     unprotected_pods: u64,
+    /// Bit `i` set when the namespace fails `compliance::CONTROLS[i]`.
+    failing_controls: u64,
 }
+
+// One bit per control in `NamespaceSummary::failing_controls`.
+const _: () = assert!(CONTROLS.len() <= 64);
 
 impl From<&NamespacePosture> for NamespaceSummary {
     fn from(posture: &NamespacePosture) -> Self {
@@ -286,6 +292,11 @@ impl From<&NamespacePosture> for NamespaceSummary {
             score: posture.score,
             pods: posture.pods.total,
             unprotected_pods: listed.saturating_add(u64::from(posture.unprotected_pods_omitted)),
+            failing_controls: CONTROLS
+                .iter()
+                .enumerate()
+                .filter(|(_, control)| compliance::namespace_fails(control, posture))
+                .fold(0, |bits, (i, _)| bits | (1 << i)),
         }
     }
 }
@@ -383,6 +394,25 @@ impl Collector for PostureCollector {
             counts.map(|(label, count)| ([("covered", label)], count)),
         )?;
 
+        // Every control always, so a control nobody fails shows 0, not no data.
+        let failing = CONTROLS.iter().enumerate().map(|(i, control)| {
+            let count = namespaces
+                .values()
+                .filter(|s| s.failing_controls & (1 << i) != 0)
+                .count();
+            let labels = [
+                ("framework", control.framework.name()),
+                ("control", control.id),
+            ];
+            (labels, count)
+        });
+        encode_gauges(
+            &mut encoder,
+            "netposture_compliance_control_failing_namespaces",
+            "Namespaces whose checks fail or warn for this compliance control.",
+            failing,
+        )?;
+
         if let Some(cni) = &table.cni {
             // The OpenMetrics info type: the text encoder appends `_info` and the value 1.
             let mut family = encoder.encode_descriptor(
@@ -477,6 +507,36 @@ mod tests {
             assert!(lines.contains(&expected), "missing {expected} in\n{text}");
         }
         assert!(text.contains("# TYPE netposture_namespace_score gauge\n"));
+    }
+
+    #[test]
+    fn compliance_controls_count_the_namespaces_failing_them() {
+        let failing = |id: &str| netposture_engine::Check {
+            id: id.into(),
+            status: netposture_engine::CheckStatus::Fail,
+            severity: netposture_engine::Severity::High,
+            message: String::new(),
+            evidence: Vec::new(),
+            remediation: String::new(),
+            controls: Vec::new(),
+        };
+        let metrics = Metrics::new();
+        let mut open = posture(false, &[], 0);
+        open.checks = vec![failing(
+            netposture_engine::posture::ids::DEFAULT_DENY_INGRESS,
+        )];
+        metrics.set_namespace("open", &open);
+        metrics.set_namespace("other", &open);
+        metrics.set_namespace("closed", &posture(true, &[], 0));
+        let text = metrics.encode();
+        let lines = samples(&text);
+        for expected in [
+            r#"netposture_compliance_control_failing_namespaces{framework="cis",control="5.3.2"} 2"#,
+            r#"netposture_compliance_control_failing_namespaces{framework="pci-dss",control="1.3.1"} 2"#,
+            r#"netposture_compliance_control_failing_namespaces{framework="cis",control="5.3.1"} 0"#,
+        ] {
+            assert!(lines.contains(&expected), "missing {expected} in\n{text}");
+        }
     }
 
     #[test]
