@@ -25,9 +25,9 @@ use kube_core::SelectorExt;
 use crate::Evaluator;
 use crate::cluster::{Cluster, NamespaceState};
 use crate::evaluate::default_deny;
+use crate::layers::LayerSide;
 use crate::model::{Direction, Labels, NAMESPACE_NAME_LABEL, Pod, Policy, Protocol};
 use crate::posture::{CheckStatus, ids};
-use crate::layers::LayerSide;
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
 
