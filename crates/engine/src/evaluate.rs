@@ -13,6 +13,7 @@ use crate::cni::{self, CniStatus};
 use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
+use crate::mesh::Mesh;
 use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortSpec, Protocol,
     Rule,
@@ -28,6 +29,7 @@ pub struct Evaluator<'a> {
     settings: &'a Settings,
     cni: CniStatus,
     dns: Dns<'a>,
+    mesh: Option<Mesh<'a>>,
 }
 
 /// Where every namespace must be able to send DNS queries.
@@ -65,11 +67,13 @@ fn standard_coredns_pod() -> Pod {
             name: Some("dns".into()),
             port: DNS_PORT,
             protocol: Protocol::Udp,
+            host_port: None,
         },
         ContainerPort {
             name: Some("dns-tcp".into()),
             port: DNS_PORT,
             protocol: Protocol::Tcp,
+            host_port: None,
         },
     ];
     pod
@@ -259,6 +263,7 @@ impl<'a> Evaluator<'a> {
             settings,
             cni,
             dns: Dns::find(cluster, settings),
+            mesh: Mesh::find(cluster, settings),
         }
     }
 
@@ -285,6 +290,7 @@ impl<'a> Evaluator<'a> {
         let deny_egress = default_deny(state, Direction::Egress);
         let pods = self.pod_facts(name, state);
         let exposed = exposure::exposed_pods(state);
+        let routes = exposure::ingress_routes(state);
         let findings = Findings {
             namespace: name,
             state,
@@ -295,6 +301,8 @@ impl<'a> Evaluator<'a> {
             deny_egress: &deny_egress,
             pods: &pods,
             exposed: &exposed,
+            routes: &routes,
+            mesh: self.mesh.as_ref(),
             layers: self
                 .cluster
                 .layers_for(name)

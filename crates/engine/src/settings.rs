@@ -25,6 +25,8 @@ pub struct Settings {
     pub weights: BTreeMap<String, u32>,
     /// At most this many names in `unprotectedPods`.
     pub unprotected_pods_cap: usize,
+    /// Istio's root namespace: a PeerAuthentication without selector there is mesh-wide.
+    pub mesh_root_namespace: String,
 }
 
 pub fn default_weights() -> BTreeMap<String, u32> {
@@ -69,6 +71,7 @@ impl Default for Settings {
             cni_override: None,
             weights: default_weights(),
             unprotected_pods_cap: 50,
+            mesh_root_namespace: "istio-system".into(),
         }
     }
 }

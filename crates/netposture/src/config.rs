@@ -18,6 +18,7 @@ use serde::Deserialize;
 pub struct Config {
     pub dns: DnsConfig,
     pub cni: CniConfig,
+    pub mesh: MeshConfig,
     /// Merged over the default weights; a weight of 0 leaves a check out of the score.
     pub score_weights: BTreeMap<String, u32>,
     pub unprotected_pods_cap: usize,
@@ -68,6 +69,22 @@ pub struct NodeLocalConfig {
     pub addresses: Vec<IpAddr>,
 }
 
+/// Istio, for the `mesh-mtls` check.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct MeshConfig {
+    /// Istio's root namespace: a PeerAuthentication without selector there is mesh-wide.
+    pub root_namespace: String,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        MeshConfig {
+            root_namespace: Settings::default().mesh_root_namespace,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct CniConfig {
@@ -95,6 +112,7 @@ impl Default for Config {
         Config {
             dns: DnsConfig::default(),
             cni: CniConfig::default(),
+            mesh: MeshConfig::default(),
             score_weights: BTreeMap::new(),
             unprotected_pods_cap: Settings::default().unprotected_pods_cap,
             exclude: ExcludeConfig::default(),
@@ -210,6 +228,9 @@ impl Config {
         if self.dns.namespace.is_empty() {
             return Err("dns.namespace: must not be empty".into());
         }
+        if self.mesh.root_namespace.is_empty() {
+            return Err("mesh.rootNamespace: must not be empty".into());
+        }
         if self.unprotected_pods_cap == 0 {
             return Err("unprotectedPodsCap: must be at least 1".into());
         }
@@ -235,6 +256,7 @@ impl Config {
             }),
             weights,
             unprotected_pods_cap: self.unprotected_pods_cap,
+            mesh_root_namespace: self.mesh.root_namespace.clone(),
         })
     }
 }
@@ -287,6 +309,7 @@ mod tests {
         );
         assert_eq!(loaded.weights, defaults.weights);
         assert_eq!(loaded.unprotected_pods_cap, defaults.unprotected_pods_cap);
+        assert_eq!(loaded.mesh_root_namespace, defaults.mesh_root_namespace);
         assert!(loaded.cni_override.is_none());
     }
 

@@ -3,13 +3,17 @@
 //! verdict definitions. Fixtures are YAML as users write it.
 
 mod choices;
+mod dashboard;
 mod differential;
 mod dns;
 mod explain;
 mod exposure;
+mod host_ports;
 mod impact;
 mod index;
+mod ingress;
 mod layers;
+mod mesh;
 mod peers;
 mod ports;
 mod selection;
@@ -21,7 +25,8 @@ use crate::model::{Direction, Protocol};
 use crate::reach::{self, Endpoint, Reach, Remote};
 use crate::{Cluster, Evaluator, NamespacePosture, Settings};
 
-/// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy, Service).
+/// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy,
+/// Service, Ingress, PeerAuthentication).
 pub(crate) fn cluster(yaml: &str) -> Cluster {
     let mut cluster = Cluster::default();
     for document in serde_norway::Deserializer::from_str(yaml) {
@@ -34,6 +39,8 @@ pub(crate) fn cluster(yaml: &str) -> Cluster {
             Some("Pod") => cluster.apply_pod(&serde_json::from_value(value).unwrap()),
             Some("NetworkPolicy") => cluster.apply_policy(&serde_json::from_value(value).unwrap()),
             Some("Service") => cluster.apply_service(&serde_json::from_value(value).unwrap()),
+            Some("Ingress") => cluster.apply_ingress(&serde_json::from_value(value).unwrap()),
+            Some("PeerAuthentication") => cluster.apply_peer_authentication(&value),
             other => panic!("fixture kind {other:?} is not handled"),
         }
     }
@@ -61,6 +68,18 @@ pub(crate) fn policy(namespace: &str, name: &str, spec: &str) -> String {
 pub(crate) fn service(namespace: &str, name: &str, spec: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
+    )
+}
+
+pub(crate) fn ingress(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
+    )
+}
+
+pub(crate) fn peer_authentication(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
     )
 }
 
