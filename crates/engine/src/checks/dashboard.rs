@@ -2,32 +2,18 @@
 //! cluster, through its Service or an Ingress.
 
 use super::{Findings, capped, check};
-use crate::model::Service;
+use crate::model::{Pod, Service};
 use crate::posture::{Check, CheckStatus, Severity, ids};
 
 impl Findings<'_> {
-    /// Whether a Service leads to the dashboard: labelled so, or selecting a dashboard pod.
-    fn dashboard_service(&self, service: &Service) -> bool {
-        service.dashboard
-            || self
-                .state
-                .pods
-                .values()
-                .any(|pod| pod.dashboard && service.selects(pod))
-    }
-
     pub(super) fn dashboard_exposed(&self) -> Check {
         let state = self.state;
+        let pods: Vec<&Pod> = state.pods.values().filter(|p| p.dashboard).collect();
+        // A Service leads to the dashboard when labelled so or selecting a dashboard pod.
         let services: Vec<&Service> = state
             .services
             .values()
-            .filter(|s| self.dashboard_service(s))
-            .collect();
-        let pods: Vec<&str> = state
-            .pods
-            .values()
-            .filter(|p| p.dashboard)
-            .map(|p| p.name.as_str())
+            .filter(|s| s.dashboard || pods.iter().any(|p| s.selects(p)))
             .collect();
         if services.is_empty() && pods.is_empty() {
             return check(
@@ -62,7 +48,7 @@ impl Findings<'_> {
             let found = services
                 .iter()
                 .map(|s| format!("service/{}", s.name))
-                .chain(pods.iter().map(|p| format!("pod/{p}")));
+                .chain(pods.iter().map(|p| format!("pod/{}", p.name)));
             return check(
                 ids::DASHBOARD_EXPOSED,
                 CheckStatus::Pass,
