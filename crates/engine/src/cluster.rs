@@ -1,18 +1,21 @@
 //! The in-memory index the engine evaluates: namespaces with their pods,
-//! policies and externally exposed Services, in the compact model. Updated
+//! policies, Services, Ingresses and Istio PeerAuthentications, in the
+//! compact model. Updated
 //! object by object (`apply_*`, `delete_*`), so a scan builds it once and an
 //! operator keeps it current from watch events; it never calls any API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod, Service as K8sService};
+use k8s_openapi::api::networking::v1::{Ingress as K8sIngress, NetworkPolicy};
 
 use crate::annotations::NamespaceChoices;
 use crate::cni::CniSignal;
 use crate::convert::{self, Rejected};
+use crate::ingress::{self, Ingress};
 use crate::layers::{LayerKey, LayerKind, LayerPolicy};
-use crate::model::{ExposedService, Labels, NAMESPACE_NAME_LABEL, Pod, Policy};
+use crate::mesh::{self, PeerAuthentication};
+use crate::model::{Labels, NAMESPACE_NAME_LABEL, Pod, Policy, Service};
 
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
@@ -21,6 +24,8 @@ pub struct Cluster {
     cni_pods: BTreeMap<String, CniSignal>,
     /// Policies of other APIs (cluster-wide tiers, Calico, Cilium).
     layers: BTreeMap<LayerKey, LayerPolicy>,
+    /// Istio control plane pods by `namespace/name`.
+    mesh_control_plane: BTreeSet<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -33,8 +38,11 @@ pub struct NamespaceState {
     pub choices: NamespaceChoices,
     pub pods: BTreeMap<String, Pod>,
     pub policies: BTreeMap<String, Policy>,
-    /// Services reachable from outside the cluster; other Services are not kept.
-    pub services: BTreeMap<String, ExposedService>,
+    /// Every Service: the exposed ones are checked themselves, and any of
+    /// them can be an Ingress backend (an Ingress may arrive before its Service).
+    pub services: BTreeMap<String, Service>,
+    pub ingresses: BTreeMap<String, Ingress>,
+    pub peer_authentications: BTreeMap<String, PeerAuthentication>,
     /// Objects of this namespace the API server would have rejected, by kind and name.
     pub rejected: BTreeMap<(&'static str, String), Rejected>,
 }
@@ -52,6 +60,8 @@ impl NamespaceState {
             && self.pods.is_empty()
             && self.policies.is_empty()
             && self.services.is_empty()
+            && self.ingresses.is_empty()
+            && self.peer_authentications.is_empty()
             && self.rejected.is_empty()
     }
 }
@@ -105,6 +115,22 @@ impl Cluster {
     ) -> Option<&LayerPolicy> {
         let key = (kind, namespace.map(str::to_string), name.to_string());
         self.layers.get(&key)
+    }
+
+    /// Whether Istio is installed: its control plane runs, or some
+    /// PeerAuthentication exists (offline manifests may hold only those).
+    pub fn istio_installed(&self) -> bool {
+        self.istio_signals() > 0
+    }
+
+    /// How many objects tell that Istio is installed (control plane pods and PeerAuthentications).
+    pub fn istio_signals(&self) -> usize {
+        let policies: usize = self
+            .namespaces
+            .values()
+            .map(|state| state.peer_authentications.len())
+            .sum();
+        self.mesh_control_plane.len() + policies
     }
 
     pub fn apply_layer_policy(&mut self, policy: LayerPolicy) {
@@ -161,6 +187,8 @@ impl Cluster {
         self.cni_pods.retain(|key, _| !key.starts_with(&prefix));
         self.layers
             .retain(|(_, namespace, _), _| namespace.as_deref() != Some(name));
+        self.mesh_control_plane
+            .retain(|key| !key.starts_with(&prefix));
     }
 
     pub fn apply_pod(&mut self, pod: &K8sPod) {
@@ -178,7 +206,13 @@ impl Cluster {
             Ok(pod) => {
                 state.rejected.remove(&rejected_key);
                 let signal = pod.cni.clone();
+                let control_plane = mesh::control_plane(&pod.labels);
                 state.pods.insert(name.to_string(), pod);
+                if control_plane {
+                    self.mesh_control_plane.insert(cni_key.clone());
+                } else {
+                    self.mesh_control_plane.remove(&cni_key);
+                }
                 match signal {
                     Some(signal) => self.cni_pods.insert(cni_key, signal),
                     None => self.cni_pods.remove(&cni_key),
@@ -187,6 +221,7 @@ impl Cluster {
             Err(rejected) => {
                 state.pods.remove(name);
                 state.rejected.insert(rejected_key, rejected);
+                self.mesh_control_plane.remove(&cni_key);
                 self.cni_pods.remove(&cni_key);
             }
         }
@@ -197,7 +232,9 @@ impl Cluster {
             state.pods.remove(name);
             state.rejected.remove(&("Pod", name.to_string()));
         }
-        self.cni_pods.remove(&format!("{namespace}/{name}"));
+        let key = format!("{namespace}/{name}");
+        self.mesh_control_plane.remove(&key);
+        self.cni_pods.remove(&key);
         self.prune(namespace);
     }
 
@@ -233,32 +270,83 @@ impl Cluster {
         self.prune(namespace);
     }
 
-    /// Indexes a Service if it is exposed outside the cluster; a Service that
-    /// is not (or no longer) exposed leaves the index.
-    pub fn apply_service(&mut self, service: &Service) {
+    pub fn apply_service(&mut self, service: &K8sService) {
         let namespace = object_namespace(service.metadata.namespace.as_ref()).to_string();
         let name = service.metadata.name.clone().unwrap_or_default();
-        let key = ("Service", name.clone());
-        match convert::service(service) {
-            Ok(Some(exposed)) => {
-                let state = self.entry(&namespace);
-                state.rejected.remove(&key);
-                state.services.insert(name, exposed);
-            }
-            Ok(None) => self.delete_service(&namespace, &name),
-            Err(rejected) => {
-                let state = self.entry(&namespace);
-                state.services.remove(&name);
-                state.rejected.insert(key, rejected);
-            }
-        }
+        let result = convert::service(service);
+        self.entry(&namespace)
+            .keep("Service", name, result, |state| &mut state.services);
     }
 
     pub fn delete_service(&mut self, namespace: &str, name: &str) {
+        self.forget(namespace, "Service", name, |state| &mut state.services);
+    }
+
+    pub fn apply_ingress(&mut self, object: &K8sIngress) {
+        let namespace = object_namespace(object.metadata.namespace.as_ref()).to_string();
+        let name = object.metadata.name.clone().unwrap_or_default();
+        let result = ingress::ingress(object);
+        self.entry(&namespace)
+            .keep("Ingress", name, result, |state| &mut state.ingresses);
+    }
+
+    pub fn delete_ingress(&mut self, namespace: &str, name: &str) {
+        self.forget(namespace, "Ingress", name, |state| &mut state.ingresses);
+    }
+
+    /// Indexes a `security.istio.io` PeerAuthentication (v1beta1 or v1) given as JSON.
+    pub fn apply_peer_authentication(&mut self, object: &serde_json::Value) {
+        let (namespace, result) = mesh::peer_authentication(object);
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.entry(&namespace)
+            .keep("PeerAuthentication", name, result, |state| {
+                &mut state.peer_authentications
+            });
+    }
+
+    pub fn delete_peer_authentication(&mut self, namespace: &str, name: &str) {
+        self.forget(namespace, "PeerAuthentication", name, |state| {
+            &mut state.peer_authentications
+        });
+    }
+
+    fn forget<T>(
+        &mut self,
+        namespace: &str,
+        kind: &'static str,
+        name: &str,
+        map: impl FnOnce(&mut NamespaceState) -> &mut BTreeMap<String, T>,
+    ) {
         if let Some(state) = self.namespaces.get_mut(namespace) {
-            state.services.remove(name);
-            state.rejected.remove(&("Service", name.to_string()));
+            map(state).remove(name);
+            state.rejected.remove(&(kind, name.to_string()));
         }
         self.prune(namespace);
+    }
+}
+
+impl NamespaceState {
+    /// Holds a converted object, or the reason it was rejected, never both.
+    fn keep<T>(
+        &mut self,
+        kind: &'static str,
+        name: String,
+        result: Result<T, Rejected>,
+        map: impl FnOnce(&mut NamespaceState) -> &mut BTreeMap<String, T>,
+    ) {
+        let key = (kind, name.clone());
+        match result {
+            Ok(object) => {
+                self.rejected.remove(&key);
+                map(self).insert(name, object);
+            }
+            Err(rejected) => {
+                map(self).remove(&name);
+                self.rejected.insert(key, rejected);
+            }
+        }
     }
 }

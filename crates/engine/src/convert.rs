@@ -5,23 +5,24 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{
-    Namespace, Pod as K8sPod, PodSpec, Service, ServicePort as K8sServicePort,
+    Namespace, Pod as K8sPod, PodSpec, Service as K8sService, ServicePort as K8sServicePort,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use crate::cni;
 use crate::model::{
-    ContainerPort, ExposedService, Exposure, IpBlock, Labels, NAMESPACE_NAME_LABEL, Peer, Pod,
-    Policy, PortMatch, PortSpec, Protocol, Rule, ServicePort, TargetPort,
+    ContainerPort, Exposure, IpBlock, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortMatch,
+    PortSpec, Protocol, Rule, Service, ServicePort, TargetPort,
 };
 use crate::validate::{
     compile_selector, is_dns_1035_label, is_dns_label, is_dns_subdomain, labels_errors,
     port_name_error, port_number_error,
 };
+use crate::{cni, dashboard, mesh};
 
 /// An object the API server would have refused; it is left out of evaluation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,20 +68,22 @@ pub fn pod(pod: &K8sPod) -> Result<Pod, Rejected> {
                 .collect::<Vec<_>>()
         })
         .unwrap_or_default();
-    let mut built = pod_from_spec(
-        &name,
-        pod.metadata.labels.clone().unwrap_or_default(),
-        pod.spec.as_ref(),
-    )?;
+    let mut built = pod_from_spec(&name, Some(&pod.metadata), pod.spec.as_ref())?;
     built.ips = ips;
     built.ips.sort_unstable();
     built.ips.dedup();
     Ok(built)
 }
 
-/// A pod from its labels and spec; also used for workload pod templates in
-/// offline manifests, where no Pod object exists yet.
-pub fn pod_from_spec(name: &str, labels: Labels, spec: Option<&PodSpec>) -> Result<Pod, Rejected> {
+/// A pod from its metadata (labels, annotations) and spec; also used for
+/// workload pod templates in offline manifests, where no Pod object exists yet.
+pub fn pod_from_spec(
+    name: &str,
+    metadata: Option<&ObjectMeta>,
+    spec: Option<&PodSpec>,
+) -> Result<Pod, Rejected> {
+    let labels = metadata.and_then(|m| m.labels.clone()).unwrap_or_default();
+    let annotations = metadata.and_then(|m| m.annotations.as_ref());
     let mut errors = labels_errors(&labels);
     let mut ports = Vec::new();
     if let Some(spec) = spec {
@@ -108,10 +111,17 @@ pub fn pod_from_spec(name: &str, labels: Labels, spec: Option<&PodSpec>) -> Resu
                     errors.push(format!("container {}: {e}", container.name));
                     continue;
                 }
+                // hostPort 0 is the API's "not set".
+                let host_port = port.host_port.filter(|p| *p != 0);
+                if let Some(e) = host_port.and_then(port_number_error) {
+                    errors.push(format!("container {}: hostPort: {e}", container.name));
+                    continue;
+                }
                 ports.push(ContainerPort {
                     name: port.name.clone(),
                     port: port.container_port as u16,
                     protocol,
+                    host_port: host_port.map(|p| p as u16),
                 });
             }
         }
@@ -125,6 +135,8 @@ pub fn pod_from_spec(name: &str, labels: Labels, spec: Option<&PodSpec>) -> Resu
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         ips: Vec::new(),
         ports,
+        dashboard: dashboard::pod(&labels, spec),
+        sidecar: mesh::sidecar(&labels, annotations, spec),
         labels,
     })
 }
@@ -347,9 +359,8 @@ fn protocol(value: Option<&str>, field: &str) -> Result<Protocol, String> {
     })
 }
 
-/// A Service as the index keeps it: `Ok(None)` when it is valid but
-/// reachable only from inside the cluster.
-pub fn service(service: &Service) -> Result<Option<ExposedService>, Rejected> {
+/// A Service as the index keeps it.
+pub fn service(service: &K8sService) -> Result<Service, Rejected> {
     let name = service.metadata.name.clone().unwrap_or_default();
     let mut errors = Vec::new();
     if !is_dns_1035_label(&name) {
@@ -392,12 +403,18 @@ pub fn service(service: &Service) -> Result<Option<ExposedService>, Rejected> {
     if !errors.is_empty() {
         return Err(rejected("Service", &name, errors));
     }
-    Ok((!exposure.is_empty()).then_some(ExposedService {
+    let labelled_dashboard = service
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(dashboard::labelled);
+    Ok(Service {
+        dashboard: labelled_dashboard || dashboard::labelled(&selector),
         name,
         exposure,
         selector,
         ports,
-    }))
+    })
 }
 
 fn service_port(port: &K8sServicePort, field: &str) -> Result<ServicePort, Vec<String>> {
@@ -421,6 +438,7 @@ fn service_port(port: &K8sServicePort, field: &str) -> Result<ServicePort, Vec<S
     };
     match protocol {
         Some(protocol) if errors.is_empty() => Ok(ServicePort {
+            name: port.name.clone().filter(|n| !n.is_empty()),
             port: port.port as u16,
             target,
             protocol,

@@ -15,6 +15,7 @@ use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
 use crate::layers::{self, Enforcement, LayerDefault, LayerPolicy, LayerSide};
+use crate::mesh::Mesh;
 use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortSpec, Protocol,
     Rule,
@@ -33,6 +34,7 @@ pub struct Evaluator<'a> {
     /// Layer policies the CNI enforces (or, for the tiered APIs, is expected to).
     layers: Vec<&'a LayerPolicy>,
     system: checks::SystemPods<'a>,
+    mesh: Option<Mesh<'a>>,
 }
 
 /// Where every namespace must be able to send DNS queries.
@@ -70,11 +72,13 @@ fn standard_coredns_pod() -> Pod {
             name: Some("dns".into()),
             port: DNS_PORT,
             protocol: Protocol::Udp,
+            host_port: None,
         },
         ContainerPort {
             name: Some("dns-tcp".into()),
             port: DNS_PORT,
             protocol: Protocol::Tcp,
+            host_port: None,
         },
     ];
     pod
@@ -318,6 +322,7 @@ impl<'a> Evaluator<'a> {
             cni,
             system: checks::SystemPods::find(cluster, settings, &layers),
             layers,
+            mesh: Mesh::find(cluster, settings),
         }
     }
 
@@ -372,6 +377,7 @@ impl<'a> Evaluator<'a> {
         let deny_egress = deny(Direction::Egress);
         let pods = self.pod_facts(name, state, &layers);
         let exposed = exposure::exposed_pods(state);
+        let routes = exposure::ingress_routes(state);
         let findings = Findings {
             namespace: name,
             state,
@@ -390,6 +396,8 @@ impl<'a> Evaluator<'a> {
             ),
             cluster: self.cluster,
             system: &self.system,
+            routes: &routes,
+            mesh: self.mesh.as_ref(),
         };
         let mut checks = findings.checks();
         for check in &mut checks {

@@ -10,6 +10,7 @@ use kube_core::SelectorExt;
 
 use crate::cluster::{Cluster, NamespaceState};
 use crate::layers::LayerKind;
+use crate::mesh;
 use crate::model::{Direction, Peer, Policy};
 use crate::settings::Settings;
 
@@ -51,8 +52,8 @@ impl Affected {
 impl Cluster {
     /// A pod's change reaches its own namespace and the namespaces whose
     /// peers select its namespace (an empty peer may stop being empty), or
-    /// everyone when it serves DNS, runs the CNI or lives in a system
-    /// namespace (those inputs are cluster-wide).
+    /// everyone when it serves DNS, runs the CNI, lives in a system
+    /// namespace or is Istio's control plane (those inputs are cluster-wide).
     pub fn affected_by_pod(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
         let Some(state) = self.namespace(namespace) else {
             return Affected::one(namespace);
@@ -64,7 +65,7 @@ impl Cluster {
             && (settings.dns_selector.matches(&pod.labels)
                 || settings.node_local_dns_selector.matches(&pod.labels));
         let is_system = settings.system_namespaces.iter().any(|n| n == namespace);
-        if is_dns || is_system || pod.cni.is_some() {
+        if is_dns || is_system || pod.cni.is_some() || mesh::control_plane(&pod.labels) {
             return Affected::All;
         }
         let selecting = self
@@ -94,13 +95,56 @@ impl Cluster {
         }
     }
 
-    /// A Service decides only its own namespace's exposure check (no policy
-    /// or verdict elsewhere refers to it), and only while the index holds it:
-    /// a Service reachable only inside the cluster changes nothing.
+    /// A Service decides only its own namespace's checks (exposure, Ingress
+    /// backends, dashboard): no policy or verdict elsewhere refers to it.
     pub fn affected_by_service(&self, namespace: &str, name: &str) -> Affected {
-        let held = self.namespace(namespace).is_some_and(|state| {
+        self.held(namespace, "Service", name, |state| {
             state.services.contains_key(name)
-                || state.rejected.contains_key(&("Service", name.to_string()))
+        })
+    }
+
+    /// An Ingress routes only to Services of its own namespace.
+    pub fn affected_by_ingress(&self, namespace: &str, name: &str) -> Affected {
+        self.held(namespace, "Ingress", name, |state| {
+            state.ingresses.contains_key(name)
+        })
+    }
+
+    /// A PeerAuthentication decides its own namespace's pods, except the
+    /// mesh-wide one (no selector, in the root namespace), which decides
+    /// every namespace; the first one also tells that Istio is installed.
+    pub fn affected_by_peer_authentication(
+        &self,
+        settings: &Settings,
+        namespace: &str,
+        name: &str,
+    ) -> Affected {
+        let Some(policy) = self
+            .namespace(namespace)
+            .and_then(|state| state.peer_authentications.get(name))
+        else {
+            return self.held(namespace, "PeerAuthentication", name, |_| false);
+        };
+        let mesh_wide = namespace == settings.mesh_root_namespace && policy.selector.is_none();
+        // The only sign of Istio: its coming or going switches the check on or off everywhere.
+        let only_signal = self.istio_signals() == 1;
+        if mesh_wide || only_signal {
+            Affected::All
+        } else {
+            Affected::one(namespace)
+        }
+    }
+
+    /// Its own namespace while the index holds the object (or its rejection).
+    fn held(
+        &self,
+        namespace: &str,
+        kind: &'static str,
+        name: &str,
+        contains: impl Fn(&NamespaceState) -> bool,
+    ) -> Affected {
+        let held = self.namespace(namespace).is_some_and(|state| {
+            contains(state) || state.rejected.contains_key(&(kind, name.to_string()))
         });
         if held {
             Affected::one(namespace)

@@ -56,6 +56,8 @@ pub struct ContainerPort {
     pub name: Option<String>,
     pub port: u16,
     pub protocol: Protocol,
+    /// The node port this container port is bound to (`hostPort`), if any.
+    pub host_port: Option<u16>,
 }
 
 #[derive(Clone, Debug)]
@@ -67,6 +69,24 @@ pub struct Pod {
     pub ports: Vec<ContainerPort>,
     /// Set when this pod looks like a CNI agent; drives CNI detection.
     pub cni: Option<CniSignal>,
+    /// A Kubernetes dashboard pod (by its labels or image).
+    pub dashboard: bool,
+    /// Whether the pod has (or will get) an Istio sidecar.
+    pub sidecar: Sidecar,
+}
+
+/// A pod's Istio sidecar, as far as its spec, labels and annotations tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sidecar {
+    /// Nothing on the pod decides; the namespace's injection label does.
+    #[default]
+    Unspecified,
+    /// `sidecar.istio.io/inject: "true"` on the pod.
+    Requested,
+    /// `sidecar.istio.io/inject: "false"` on the pod.
+    Refused,
+    /// An `istio-proxy` container is present: injection already happened.
+    Present,
 }
 
 impl Pod {
@@ -79,6 +99,8 @@ impl Pod {
             ips: Vec::new(),
             ports: Vec::new(),
             cni: None,
+            dashboard: false,
+            sidecar: Sidecar::Unspecified,
         }
     }
 
@@ -232,6 +254,8 @@ pub enum TargetPort {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServicePort {
+    /// Ingress backends may refer to the port by this name.
+    pub name: Option<String>,
     pub port: u16,
     /// Defaulted to `port` as the API server does.
     pub target: TargetPort,
@@ -249,20 +273,34 @@ impl ServicePort {
     }
 }
 
-/// A Service reachable from outside the cluster (LoadBalancer, NodePort or
-/// externalIPs). Services reachable only inside the cluster are not kept.
+/// A Service: where it sends traffic and whether it is reachable from
+/// outside the cluster (LoadBalancer, NodePort or externalIPs).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExposedService {
+pub struct Service {
     pub name: String,
-    /// Sorted, never empty.
+    /// Sorted; empty for a Service reachable only inside the cluster.
     pub exposure: Vec<Exposure>,
     /// Empty when the Service has no selector: its endpoints are managed by
     /// hand, and it selects no pod.
     pub selector: Labels,
     pub ports: Vec<ServicePort>,
+    /// The Service of a Kubernetes dashboard (by its labels or selector).
+    pub dashboard: bool,
 }
 
-impl ExposedService {
+impl Service {
+    pub fn is_exposed(&self) -> bool {
+        !self.exposure.is_empty()
+    }
+
+    /// The port an Ingress backend names, by number or by name.
+    pub fn port(&self, reference: &ServicePortRef) -> Option<&ServicePort> {
+        self.ports.iter().find(|p| match reference {
+            ServicePortRef::Number(number) => p.port == *number,
+            ServicePortRef::Name(name) => p.name.as_ref() == Some(name),
+        })
+    }
+
     /// Service selectors are plain equality on every listed label.
     pub fn selects(&self, pod: &Pod) -> bool {
         !self.selector.is_empty()
@@ -276,5 +314,21 @@ impl ExposedService {
     pub fn exposure_description(&self) -> String {
         let kinds: Vec<String> = self.exposure.iter().map(ToString::to_string).collect();
         kinds.join(", ")
+    }
+}
+
+/// How an Ingress backend names a Service port.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ServicePortRef {
+    Number(u16),
+    Name(String),
+}
+
+impl fmt::Display for ServicePortRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServicePortRef::Number(number) => write!(f, "{number}"),
+            ServicePortRef::Name(name) => f.write_str(name),
+        }
     }
 }

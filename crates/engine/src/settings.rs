@@ -28,6 +28,8 @@ pub struct Settings {
     /// Namespaces of cluster components that other namespaces' pods should
     /// not reach (besides DNS); they get `system-namespaces-isolated` NotApplicable.
     pub system_namespaces: Vec<String>,
+    /// Istio's root namespace: a PeerAuthentication without selector there is mesh-wide.
+    pub mesh_root_namespace: String,
 }
 
 pub fn default_weights() -> BTreeMap<String, u32> {
@@ -73,6 +75,7 @@ impl Default for Settings {
             weights: default_weights(),
             unprotected_pods_cap: 50,
             system_namespaces: vec!["kube-system".into()],
+            mesh_root_namespace: "istio-system".into(),
         }
     }
 }

@@ -18,6 +18,7 @@ use serde::Deserialize;
 pub struct Config {
     pub dns: DnsConfig,
     pub cni: CniConfig,
+    pub mesh: MeshConfig,
     /// Merged over the default weights; a weight of 0 leaves a check out of the score.
     pub score_weights: BTreeMap<String, u32>,
     pub unprotected_pods_cap: usize,
@@ -70,6 +71,22 @@ pub struct NodeLocalConfig {
     pub addresses: Vec<IpAddr>,
 }
 
+/// Istio, for the `mesh-mtls` check.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct MeshConfig {
+    /// Istio's root namespace: a PeerAuthentication without selector there is mesh-wide.
+    pub root_namespace: String,
+}
+
+impl Default for MeshConfig {
+    fn default() -> Self {
+        MeshConfig {
+            root_namespace: Settings::default().mesh_root_namespace,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct CniConfig {
@@ -97,6 +114,7 @@ impl Default for Config {
         Config {
             dns: DnsConfig::default(),
             cni: CniConfig::default(),
+            mesh: MeshConfig::default(),
             score_weights: BTreeMap::new(),
             unprotected_pods_cap: Settings::default().unprotected_pods_cap,
             exclude: ExcludeConfig::default(),
@@ -213,6 +231,9 @@ impl Config {
         if self.dns.namespace.is_empty() {
             return Err("dns.namespace: must not be empty".into());
         }
+        if self.mesh.root_namespace.is_empty() {
+            return Err("mesh.rootNamespace: must not be empty".into());
+        }
         if self.unprotected_pods_cap == 0 {
             return Err("unprotectedPodsCap: must be at least 1".into());
         }
@@ -242,6 +263,7 @@ impl Config {
             weights,
             unprotected_pods_cap: self.unprotected_pods_cap,
             system_namespaces: self.system_namespaces.clone(),
+            mesh_root_namespace: self.mesh.root_namespace.clone(),
         })
     }
 }
@@ -295,6 +317,7 @@ mod tests {
         assert_eq!(loaded.weights, defaults.weights);
         assert_eq!(loaded.unprotected_pods_cap, defaults.unprotected_pods_cap);
         assert_eq!(loaded.system_namespaces, defaults.system_namespaces);
+        assert_eq!(loaded.mesh_root_namespace, defaults.mesh_root_namespace);
         assert!(loaded.cni_override.is_none());
     }
 

@@ -19,6 +19,24 @@ pub enum FailOn {
     UnprotectedPods,
     /// Some object would be rejected by the API server.
     InvalidObjects,
+    /// Some pod binds a hostPort.
+    HostPorts,
+    /// Some Ingress serves a host without TLS.
+    IngressWithoutTls,
+    /// Some pod behind an Ingress admits more than named sources.
+    IngressBackendsOpen,
+    /// A Kubernetes dashboard is reachable from outside the cluster.
+    DashboardExposed,
+    /// With Istio, some pod with a sidecar does not get STRICT mTLS.
+    MtlsNotStrict,
+}
+
+/// Whether the check `id` failed (an accepted risk does not).
+fn failed(posture: &NamespacePosture, id: &str) -> bool {
+    posture
+        .checks
+        .iter()
+        .any(|c| c.id == id && c.status == CheckStatus::Fail)
 }
 
 impl FailOn {
@@ -32,10 +50,12 @@ impl FailOn {
             FailOn::CniNotEnforcing => posture.cni.capable != Capability::True,
             FailOn::HostNetwork => posture.pods.host_network > 0,
             FailOn::UnprotectedPods => !posture.unprotected_pods.is_empty(),
-            FailOn::InvalidObjects => posture
-                .checks
-                .iter()
-                .any(|c| c.id == ids::INVALID_OBJECT && c.status == CheckStatus::Fail),
+            FailOn::InvalidObjects => failed(posture, ids::INVALID_OBJECT),
+            FailOn::HostPorts => failed(posture, ids::HOST_PORTS),
+            FailOn::IngressWithoutTls => failed(posture, ids::INGRESS_TLS),
+            FailOn::IngressBackendsOpen => failed(posture, ids::INGRESS_BACKENDS),
+            FailOn::DashboardExposed => failed(posture, ids::DASHBOARD_EXPOSED),
+            FailOn::MtlsNotStrict => failed(posture, ids::MESH_MTLS),
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::Discovery;
 use kube::{Client, Resource};
@@ -36,6 +36,8 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             Object::Pod(pod) => cluster.apply_pod(pod),
             Object::NetworkPolicy(policy) => cluster.apply_policy(policy),
             Object::Service(service) => cluster.apply_service(service),
+            Object::Ingress(ingress) => cluster.apply_ingress(ingress),
+            Object::PeerAuthentication(object) => cluster.apply_peer_authentication(object),
             Object::PolicyLayer(layer) => cluster.apply_layer_policy(layer.as_ref().clone()),
             Object::Workload {
                 kind,
@@ -48,12 +50,11 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
                     continue;
                 }
                 let pod_name = format!("{}/{name}", kind.to_ascii_lowercase());
-                let labels = template
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.labels.clone())
-                    .unwrap_or_default();
-                let pod = convert::pod_from_spec(&pod_name, labels, template.spec.as_ref());
+                let pod = convert::pod_from_spec(
+                    &pod_name,
+                    template.metadata.as_ref(),
+                    template.spec.as_ref(),
+                );
                 cluster.put_pod(&namespace, &pod_name, pod);
             }
         }
@@ -80,8 +81,13 @@ pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
     let policies: Vec<NetworkPolicy> = list_all(Api::all(client.clone())).await?;
     let pods: Vec<Pod> = list_all(Api::all(client.clone())).await?;
     let services: Vec<Service> = list_all(Api::all(client.clone())).await?;
+    let ingresses: Vec<Ingress> = list_all(Api::all(client.clone())).await?;
     let mut cluster = Cluster::from_objects(&namespaces, &policies, &pods);
     services.iter().for_each(|s| cluster.apply_service(s));
+    ingresses.iter().for_each(|i| cluster.apply_ingress(i));
+    for object in list_peer_authentications(client.clone()).await? {
+        cluster.apply_peer_authentication(&object);
+    }
     for layer in list_layer_policies(client).await? {
         cluster.apply_layer_policy(layer);
     }
@@ -127,6 +133,41 @@ async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>>
     }
     Ok(layers)
 }
+
+/// Istio PeerAuthentications, when discovery shows the API (Istio installed).
+async fn list_peer_authentications(client: Client) -> anyhow::Result<Vec<serde_json::Value>> {
+    let discovery = Discovery::new(client.clone())
+        .filter(&[PEER_AUTHENTICATION_GROUP])
+        .run()
+        .await
+        .context("API discovery")?;
+    let Some((resource, _)) = discovery.groups().find_map(|group| {
+        group
+            .recommended_resources()
+            .into_iter()
+            .find(|(resource, _)| resource.kind == "PeerAuthentication")
+    }) else {
+        return Ok(Vec::new());
+    };
+    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+    let listed = match api.list(&ListParams::default()).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot list {}.{}: {e}; mesh-mtls sees no PeerAuthentication",
+                resource.plural, resource.group
+            );
+            return Ok(Vec::new());
+        }
+    };
+    listed
+        .items
+        .iter()
+        .map(|item| serde_json::to_value(item).context("encoding a PeerAuthentication"))
+        .collect()
+}
+
+const PEER_AUTHENTICATION_GROUP: &str = "security.istio.io";
 
 async fn list_all<K>(api: Api<K>) -> anyhow::Result<Vec<K>>
 where

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use netposture_engine::layers::{LayerPolicy, layer_kind};
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,6 +33,9 @@ pub enum Object {
     Pod(Box<Pod>),
     NetworkPolicy(NetworkPolicy),
     Service(Box<Service>),
+    Ingress(Box<Ingress>),
+    /// An Istio PeerAuthentication (security.istio.io, v1beta1 or v1), as the engine takes it.
+    PeerAuthentication(Value),
     /// A policy of another API (cluster-wide tier or CNI-specific), converted.
     PolicyLayer(Box<LayerPolicy>),
     /// A workload's pod template: stands for its pods when no Pod objects are given.
@@ -215,6 +218,15 @@ impl Manifests {
             ("networking.k8s.io", "NetworkPolicy") => {
                 ("NetworkPolicy", decode(&value).map(Object::NetworkPolicy))
             }
+            // Older Ingress versions have another backend shape; they are counted as skipped.
+            ("networking.k8s.io", "Ingress") if api_version == "networking.k8s.io/v1" => (
+                "Ingress",
+                decode(&value).map(|ingress| Object::Ingress(Box::new(ingress))),
+            ),
+            ("security.istio.io", "PeerAuthentication") => {
+                self.objects.push(Object::PeerAuthentication(value));
+                return;
+            }
             _ => match WORKLOAD_KINDS
                 .iter()
                 .find(|(g, k, _)| *g == group && *k == kind)
@@ -288,6 +300,18 @@ mod tests {
             matches!(&m.objects[..], [Object::Service(s)] if s.metadata.name.as_deref() == Some("web"))
         );
         assert!(m.skipped.is_empty());
+    }
+
+    #[test]
+    fn ingresses_of_v1_and_peer_authentications_are_kept() {
+        let m = read("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: shop, namespace: a}\nspec: {rules: [{host: shop.example.com}]}\n---\napiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: old, namespace: a}\n---\napiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: STRICT}\n  portLevelMtls:\n    8080: {mode: DISABLE}\n").unwrap();
+        assert!(
+            matches!(&m.objects[..], [Object::Ingress(i), Object::PeerAuthentication(p)]
+                if i.metadata.name.as_deref() == Some("shop") && p["spec"]["portLevelMtls"]["8080"]["mode"] == "DISABLE"),
+            "{:?}",
+            m.objects
+        );
+        assert_eq!(m.skipped.get("Ingress.extensions"), Some(&1));
     }
 
     #[test]

@@ -371,10 +371,11 @@ fn explain_shows_which_pods_each_policy_selects() {
     );
     assert_eq!(
         row("default-deny"),
-        "default-deny Ingress,Egress {} every pod, including new ones: statefulset/prometheus",
+        "default-deny Ingress,Egress {} every pod, including new ones: daemonset/statsd, statefulset/prometheus",
         "NetworkPolicy does not govern the hostNetwork node exporter"
     );
     assert!(text.contains("[Fail, High] host-network-pods"), "{text}");
+    assert!(text.contains("[Fail, High] host-ports"), "{text}");
 }
 
 #[test]

@@ -54,12 +54,33 @@ fn example_cluster_verdicts_match_each_seed_situation() {
     assert_eq!(dev["defaultDenyIngress"], false);
     assert_eq!(dev["defaultDenyEgress"], false);
     assert_eq!(dev["egressOpen"], true);
-    assert_eq!(dev["unprotectedPods"].as_array().unwrap().len(), 2);
+    assert_eq!(dev["unprotectedPods"].as_array().unwrap().len(), 3);
+    let check = |status: &Value, id: &str| {
+        status["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} check"))
+            .clone()
+    };
+    assert_eq!(
+        check(dev, "ingress-tls")["evidence"][0],
+        "ingress/docs: host docs.dev.example.com without TLS"
+    );
+    assert_eq!(
+        check(dev, "ingress-backends")["evidence"][0],
+        "ingress/docs -> service/docs:http -> pod/deployment/docs: no ingress policy selects it"
+    );
 
     let monitoring = status(&items, "monitoring");
     assert_eq!(monitoring["covered"], false);
     assert_eq!(monitoring["pods"]["hostNetwork"], 1);
     assert_eq!(monitoring["unprotectedPods"][0], "daemonset/node-exporter");
+    assert_eq!(
+        check(monitoring, "host-ports")["evidence"][0],
+        "pod/daemonset/statsd: hostPort 8125/UDP"
+    );
 
     let analytics = status(&items, "analytics");
     assert_eq!(analytics["defaultDenyEgress"], true);
@@ -87,6 +108,30 @@ fn flannel_cluster_is_never_covered_even_with_textbook_policies() {
         .find(|c| c["type"] == "Covered")
         .unwrap();
     assert_eq!(covered["reason"], "CniNotEnforcing");
+}
+
+#[test]
+fn fail_on_names_the_exposure_findings_of_the_examples() {
+    let path = repo("examples/cluster");
+    let out = netposture(&[
+        "scan",
+        "-f",
+        path.to_str().unwrap(),
+        "--fail-on",
+        "host-ports,ingress-without-tls,ingress-backends-open,dashboard-exposed,mtls-not-strict",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "fail-on: monitoring: host-ports",
+        "fail-on: dev: ingress-without-tls",
+        "fail-on: dev: ingress-backends-open",
+    ] {
+        assert!(stderr.contains(expected), "{expected} in {stderr}");
+    }
+    assert!(!stderr.contains("dashboard-exposed"), "{stderr}");
+    assert!(!stderr.contains("mtls-not-strict"), "no Istio: {stderr}");
+    assert!(!stderr.contains("shop:"), "{stderr}");
 }
 
 #[test]

@@ -1,7 +1,11 @@
 //! Turns a namespace's facts into checks (with evidence and remediation) and
 //! the weighted score.
 
+mod dashboard;
+mod host_ports;
+mod ingress;
 mod layers;
+mod mesh;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,8 +13,9 @@ use crate::annotations;
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{Capability, CniStatus};
 use crate::evaluate::{DefaultDeny, PodFacts};
-use crate::exposure::{ExposedPod, Guard};
-use crate::model::Direction;
+use crate::exposure::{ExposedPod, Guard, Routes};
+use crate::mesh::Mesh;
+use crate::model::{Direction, Service};
 use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::Reach;
 use crate::settings::Settings;
@@ -34,6 +39,9 @@ pub(crate) struct Findings<'a> {
     pub deny_egress: &'a DefaultDeny,
     pub pods: &'a PodFacts,
     pub exposed: &'a [ExposedPod<'a>],
+    pub routes: &'a Routes<'a>,
+    /// Set when Istio is installed.
+    pub mesh: Option<&'a Mesh<'a>>,
     /// Policies of other APIs that can affect this namespace.
     pub layers: LayerReport,
     /// The whole index, for peers that select other namespaces.
@@ -66,13 +74,20 @@ fn distinct_pods<'e>(exposed: impl Iterator<Item = &'e ExposedPod<'e>>) -> usize
 
 /// `service/NAME (LoadBalancer) -> pod/NAME`, with why when it is not guarded.
 fn exposed_line(exposed: &ExposedPod<'_>) -> String {
-    let line = format!(
-        "service/{} ({}) -> pod/{}",
-        exposed.service.name,
-        exposed.service.exposure_description(),
-        exposed.pod
-    );
-    match &exposed.guard {
+    guarded_line(
+        format!(
+            "service/{} ({}) -> pod/{}",
+            exposed.service.name,
+            exposed.service.exposure_description(),
+            exposed.pod
+        ),
+        &exposed.guard,
+    )
+}
+
+/// `line`, followed by why the pod is not guarded when it is not.
+fn guarded_line(line: String, guard: &Guard) -> String {
+    match guard {
         Guard::HostNetwork => format!("{line}: hostNetwork, NetworkPolicy cannot protect it"),
         Guard::NotIsolated => format!("{line}: no ingress policy selects it"),
         Guard::OpenToEveryone {
@@ -130,6 +145,11 @@ impl Findings<'_> {
             self.empty_policies(),
             self.empty_peers(),
             self.spoofable_namespace_selectors(),
+            self.host_ports(),
+            self.ingress_tls(),
+            self.ingress_backends(),
+            self.dashboard_exposed(),
+            self.mesh_mtls(),
         ];
         checks.extend(self.policy_layers());
         self.warn_where_unevaluated(&mut checks);
@@ -447,7 +467,12 @@ impl Findings<'_> {
     }
 
     fn exposed_services(&self) -> Check {
-        let services = &self.state.services;
+        let services: Vec<&Service> = self
+            .state
+            .services
+            .values()
+            .filter(|s| s.is_exposed())
+            .collect();
         if services.is_empty() {
             return check(
                 ids::EXPOSED_SERVICES,
@@ -467,16 +492,13 @@ impl Findings<'_> {
             .filter(|e| matches!(e.guard, Guard::OpenToEveryone { .. }))
             .collect();
         // Services without a selector have hand-managed endpoints, which are not evaluated.
-        let selectorless = services
-            .values()
-            .filter(|s| s.selector.is_empty())
-            .map(|s| {
-                format!(
-                    "service/{} ({}): no selector, its endpoints are not evaluated",
-                    s.name,
-                    s.exposure_description()
-                )
-            });
+        let selectorless = services.iter().filter(|s| s.selector.is_empty()).map(|s| {
+            format!(
+                "service/{} ({}): no selector, its endpoints are not evaluated",
+                s.name,
+                s.exposure_description()
+            )
+        });
         let (status, severity, message, shown) = if !unprotected.is_empty() {
             let host = distinct_pods(
                 unprotected

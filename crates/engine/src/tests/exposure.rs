@@ -123,7 +123,9 @@ fn cluster_ip_service_is_not_exposure() {
             "{clusterIP: None, selector: {app: web}, ports: [{port: 80}]}"
         )
     ));
-    assert!(c.namespace("a").unwrap().services.is_empty());
+    let services = &c.namespace("a").unwrap().services;
+    assert_eq!(services.len(), 2, "kept as possible Ingress backends");
+    assert!(services.values().all(|s| !s.is_exposed()));
     assert_eq!(exposure_check(&c, "a").status, CheckStatus::NotApplicable);
 }
 
@@ -268,7 +270,7 @@ fn service_without_selector_selects_nothing() {
 }
 
 #[test]
-fn service_turned_cluster_ip_leaves_the_index() {
+fn service_turned_cluster_ip_is_no_longer_exposed() {
     let mut c = cluster(&format!(
         "{}{}",
         pod("a", "web", "app: web"),
@@ -280,7 +282,7 @@ fn service_turned_cluster_ip_leaves_the_index() {
     )
     .unwrap();
     c.apply_service(&cluster_ip);
-    assert!(c.namespace("a").unwrap().services.is_empty());
+    assert!(!c.namespace("a").unwrap().services["web"].is_exposed());
     assert_eq!(exposure_check(&c, "a").status, CheckStatus::NotApplicable);
 }
 
@@ -352,11 +354,13 @@ fn target_port_defaults_to_the_port_and_protocol_to_tcp() {
         c.namespace("a").unwrap().services["dns"].ports,
         [
             ServicePort {
+                name: None,
                 port: 53,
                 target: TargetPort::Number(53),
                 protocol: TCP
             },
             ServicePort {
+                name: None,
                 port: 5353,
                 target: TargetPort::Name("dns".into()),
                 protocol: UDP

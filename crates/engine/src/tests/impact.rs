@@ -164,7 +164,7 @@ fn service_reaches_its_own_namespace_only() {
 }
 
 #[test]
-fn service_reachable_only_inside_the_cluster_reaches_nothing() {
+fn service_reachable_only_inside_the_cluster_reaches_its_namespace_as_a_possible_ingress_backend() {
     let c = cluster(&format!(
         "{}{}",
         three_tenants(),
@@ -174,7 +174,69 @@ fn service_reachable_only_inside_the_cluster_reaches_nothing() {
             "{selector: {app: web}, ports: [{port: 80}]}"
         )
     ));
-    assert_eq!(c.affected_by_service("a", "internal"), Affected::Nothing);
+    assert_eq!(c.affected_by_service("a", "internal"), names(&["a"]));
+    assert_eq!(c.affected_by_service("a", "unknown"), Affected::Nothing);
+}
+
+#[test]
+fn ingress_reaches_its_own_namespace_only() {
+    let c = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        ingress("a", "shop", "{rules: [{host: shop.example.com}]}")
+    ));
+    assert_eq!(c.affected_by_ingress("a", "shop"), names(&["a"]));
+    assert_eq!(c.affected_by_ingress("a", "other"), Affected::Nothing);
+}
+
+#[test]
+fn mesh_wide_peer_authentication_reaches_everyone_a_namespace_one_its_namespace() {
+    let settings = Settings::default();
+    let c = cluster(&format!(
+        "{}{}{}{}",
+        three_tenants(),
+        peer_authentication("istio-system", "default", "{mtls: {mode: STRICT}}"),
+        peer_authentication(
+            "istio-system",
+            "istiod-only",
+            "{selector: {matchLabels: {app: istiod}}, mtls: {mode: STRICT}}"
+        ),
+        peer_authentication("a", "default", "{mtls: {mode: PERMISSIVE}}")
+    ));
+    assert_eq!(
+        c.affected_by_peer_authentication(&settings, "istio-system", "default"),
+        Affected::All
+    );
+    assert_eq!(
+        c.affected_by_peer_authentication(&settings, "istio-system", "istiod-only"),
+        names(&["istio-system"])
+    );
+    assert_eq!(
+        c.affected_by_peer_authentication(&settings, "a", "default"),
+        names(&["a"])
+    );
+}
+
+#[test]
+fn the_only_sign_of_istio_reaches_everyone() {
+    let settings = Settings::default();
+    let c = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        peer_authentication("a", "default", "{mtls: {mode: STRICT}}")
+    ));
+    assert_eq!(
+        c.affected_by_peer_authentication(&settings, "a", "default"),
+        Affected::All,
+        "it switches mesh-mtls on in every namespace"
+    );
+    let istiod = cluster(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: istiod-1, namespace: istio-system, labels: {app: istiod}}\nspec: {containers: [{name: discovery, image: 'istio/pilot:1.22.0'}]}\n",
+    );
+    assert_eq!(
+        istiod.affected_by_pod(&settings, "istio-system", "istiod-1"),
+        Affected::All
+    );
 }
 
 #[test]

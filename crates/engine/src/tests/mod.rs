@@ -4,14 +4,18 @@
 
 mod choices;
 mod compliance;
+mod dashboard;
 mod differential;
 mod dns;
 mod explain;
 mod exposure;
+mod host_ports;
 mod hygiene;
 mod impact;
 mod index;
+mod ingress;
 mod layers;
+mod mesh;
 mod peers;
 mod ports;
 mod selection;
@@ -27,7 +31,7 @@ use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Cluster, Evaluator, NamespacePosture, Settings};
 
 /// Builds an index from multi-document YAML (Namespace, Pod, NetworkPolicy,
-/// Service, and policies of the layer APIs).
+/// Service, Ingress, PeerAuthentication, and policies of the layer APIs).
 pub(crate) fn cluster(yaml: &str) -> Cluster {
     let mut cluster = Cluster::default();
     for document in serde_norway::Deserializer::from_str(yaml) {
@@ -53,6 +57,8 @@ pub(crate) fn cluster(yaml: &str) -> Cluster {
             "Pod" => cluster.apply_pod(&serde_json::from_value(value).unwrap()),
             "NetworkPolicy" => cluster.apply_policy(&serde_json::from_value(value).unwrap()),
             "Service" => cluster.apply_service(&serde_json::from_value(value).unwrap()),
+            "Ingress" => cluster.apply_ingress(&serde_json::from_value(value).unwrap()),
+            "PeerAuthentication" => cluster.apply_peer_authentication(&value),
             other => panic!("fixture kind {other:?} is not handled"),
         }
     }
@@ -80,6 +86,18 @@ pub(crate) fn policy(namespace: &str, name: &str, spec: &str) -> String {
 pub(crate) fn service(namespace: &str, name: &str, spec: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
+    )
+}
+
+pub(crate) fn ingress(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
+    )
+}
+
+pub(crate) fn peer_authentication(namespace: &str, name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec: {spec}\n---\n"
     )
 }
 

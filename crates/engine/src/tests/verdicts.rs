@@ -323,8 +323,9 @@ fn pods_isolated_in_one_direction_only_are_unprotected() {
 fn score_weighs_checks_and_counts_a_warning_half() {
     let weights = crate::settings::default_weights();
     let open = posture(&cluster(&pod("a", "web", "app: web")), "a");
-    // Open namespace, unknown CNI: only dns (15), dns-tcp (5), hostNetwork (5) pass; cni warns (15/2).
-    assert_eq!(open.score, 33, "{:?}", open.checks);
+    // Open namespace, unknown CNI: only dns (15), dns-tcp (5), hostNetwork (5)
+    // and hostPorts (5) pass; cni warns (15/2).
+    assert_eq!(open.score, 36, "{:?}", open.checks);
     assert_eq!(
         crate::checks::score(&open.checks, &Default::default()),
         100,

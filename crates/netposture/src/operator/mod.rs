@@ -24,7 +24,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, WatchStreamExt, controller, reflector};
 use kube::{Api, Client};
@@ -87,11 +87,12 @@ enum LogFormat {
 }
 
 /// Kinds whose watches must have listed before the operator is ready.
-const WATCHED: [&str; 5] = [
+const WATCHED: [&str; 6] = [
     "Namespace",
     "Pod",
     "NetworkPolicy",
     "Service",
+    "Ingress",
     "NetworkPostureReport",
 ];
 
@@ -240,6 +241,13 @@ async fn operate(
             |_| {},
         )),
         tokio::spawn(watch::run::<Service>(
+            Api::all(client.clone()),
+            config.clone(),
+            ctx.clone(),
+            None,
+            |_| {},
+        )),
+        tokio::spawn(watch::run::<Ingress>(
             Api::all(client.clone()),
             config.clone(),
             ctx.clone(),

@@ -1,5 +1,5 @@
-//! Kinds from other projects' CRDs (the cluster-wide and CNI policy layers)
-//! that a cluster may or may not serve. Discovery decides which are watched,
+//! Kinds from other projects' CRDs (the cluster-wide and CNI policy layers,
+//! Istio's PeerAuthentication) that a cluster may or may not serve. Discovery decides which are watched,
 //! and is repeated, so CRDs installed or removed later are followed without a
 //! restart.
 
@@ -16,7 +16,10 @@ use netposture_engine::{Affected, Cluster};
 use tokio::task::JoinHandle;
 
 use super::context::Context;
-use super::watch::{self, Handler};
+use super::watch::{self, Handler, indexed_names};
+
+const ISTIO_SECURITY_GROUP: &str = "security.istio.io";
+const PEER_AUTHENTICATION: &str = "PeerAuthentication";
 
 /// How often discovery is repeated.
 const REDISCOVERY_PERIOD: Duration = Duration::from_secs(30);
@@ -25,6 +28,7 @@ const REDISCOVERY_PERIOD: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OptionalKind {
     Layer(LayerKind),
+    PeerAuthentication,
 }
 
 impl OptionalKind {
@@ -34,11 +38,55 @@ impl OptionalKind {
         if resource.group == "projectcalico.org" {
             return None;
         }
+        if resource.group == ISTIO_SECURITY_GROUP && resource.kind == PEER_AUTHENTICATION {
+            return Some(OptionalKind::PeerAuthentication);
+        }
         layer_kind(&resource.group, &resource.kind).map(OptionalKind::Layer)
     }
 
     fn groups() -> BTreeSet<&'static str> {
-        LAYER_KINDS.iter().map(|k| k.group).collect()
+        LAYER_KINDS
+            .iter()
+            .map(|k| k.group)
+            .chain([ISTIO_SECURITY_GROUP])
+            .collect()
+    }
+
+    fn apply_layer(&self, kind: LayerKind, ctx: &Context, object: &DynamicObject) -> Affected {
+        let namespace = object.namespace();
+        let name = object.name_any();
+        let affected = ctx
+            .cluster()
+            .affected_by_layer(&ctx.settings, kind, namespace.as_deref());
+        let Some(value) = as_json(self, object) else {
+            return Affected::Nothing;
+        };
+        let policy = LayerPolicy::from_object(kind, namespace.as_deref(), &name, &value);
+        ctx.cluster_mut().apply_layer_policy(policy);
+        affected
+    }
+
+    fn apply_peer_authentication(&self, ctx: &Context, object: &DynamicObject) -> Affected {
+        let namespace = object.namespace().unwrap_or_default();
+        let name = object.name_any();
+        let Some(value) = as_json(self, object) else {
+            return Affected::Nothing;
+        };
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_peer_authentication(&ctx.settings, &namespace, &name);
+        cluster.apply_peer_authentication(&value);
+        before.merge(cluster.affected_by_peer_authentication(&ctx.settings, &namespace, &name))
+    }
+}
+
+fn as_json(kind: &OptionalKind, object: &DynamicObject) -> Option<serde_json::Value> {
+    match serde_json::to_value(object) {
+        Ok(value) => Some(value),
+        // A DynamicObject is JSON already; this cannot fail in practice.
+        Err(error) => {
+            tracing::warn!(kind = kind.kind(), name = object.name_any(), %error, "unreadable object");
+            None
+        }
     }
 }
 
@@ -46,6 +94,9 @@ impl Handler<DynamicObject> for OptionalKind {
     fn kind(&self) -> String {
         match self {
             OptionalKind::Layer(kind) => format!("{}.{}", kind.kind, kind.group),
+            OptionalKind::PeerAuthentication => {
+                format!("{PEER_AUTHENTICATION}.{ISTIO_SECURITY_GROUP}")
+            }
         }
     }
 
@@ -54,46 +105,48 @@ impl Handler<DynamicObject> for OptionalKind {
     }
 
     fn apply(&self, ctx: &Context, object: &DynamicObject) -> Affected {
-        let OptionalKind::Layer(kind) = *self;
-        let namespace = object.namespace();
-        let name = object.name_any();
-        let affected = ctx
-            .cluster()
-            .affected_by_layer(&ctx.settings, kind, namespace.as_deref());
-        let value = match serde_json::to_value(object) {
-            Ok(value) => value,
-            // A DynamicObject is JSON already; this cannot fail in practice.
-            Err(error) => {
-                tracing::warn!(kind = self.kind(), name, %error, "unreadable object");
-                return Affected::Nothing;
-            }
-        };
-        let policy = LayerPolicy::from_object(kind, namespace.as_deref(), &name, &value);
-        ctx.cluster_mut().apply_layer_policy(policy);
-        affected
+        match *self {
+            OptionalKind::Layer(kind) => self.apply_layer(kind, ctx, object),
+            OptionalKind::PeerAuthentication => self.apply_peer_authentication(ctx, object),
+        }
     }
 
     fn delete(&self, ctx: &Context, namespace: &str, name: &str) -> Affected {
-        let OptionalKind::Layer(kind) = *self;
-        let namespace = Some(namespace).filter(|n| !n.is_empty());
         let mut cluster = ctx.cluster_mut();
-        let affected = cluster.affected_by_layer(&ctx.settings, kind, namespace);
-        cluster.delete_layer_policy(kind, namespace, name);
-        affected
+        match *self {
+            OptionalKind::Layer(kind) => {
+                let namespace = Some(namespace).filter(|n| !n.is_empty());
+                let affected = cluster.affected_by_layer(&ctx.settings, kind, namespace);
+                cluster.delete_layer_policy(kind, namespace, name);
+                affected
+            }
+            OptionalKind::PeerAuthentication => {
+                let affected =
+                    cluster.affected_by_peer_authentication(&ctx.settings, namespace, name);
+                cluster.delete_peer_authentication(namespace, name);
+                affected
+            }
+        }
     }
 
     fn indexed(&self, cluster: &Cluster) -> BTreeSet<(String, String)> {
-        let OptionalKind::Layer(kind) = *self;
-        cluster
-            .layers()
-            .filter(|policy| policy.kind == kind)
-            .map(|policy| {
-                (
-                    policy.namespace.clone().unwrap_or_default(),
-                    policy.name.clone(),
-                )
-            })
-            .collect()
+        match *self {
+            OptionalKind::Layer(kind) => cluster
+                .layers()
+                .filter(|policy| policy.kind == kind)
+                .map(|policy| {
+                    (
+                        policy.namespace.clone().unwrap_or_default(),
+                        policy.name.clone(),
+                    )
+                })
+                .collect(),
+            OptionalKind::PeerAuthentication => {
+                indexed_names(cluster, PEER_AUTHENTICATION, |state| {
+                    state.peer_authentications.keys()
+                })
+            }
+        }
     }
 }
 

@@ -319,11 +319,12 @@ impl Context {
             let cluster = self.cluster();
             let evaluator = Evaluator::new(&cluster, &self.settings);
             self.metrics.set_cni(evaluator.cni());
-            let (mut pods, mut policies, mut services) = (0, 0, 0);
+            let (mut pods, mut policies, mut services, mut ingresses) = (0, 0, 0, 0);
             for (name, state) in cluster.namespaces() {
                 pods += state.pods.len();
                 policies += state.policies.len();
                 services += state.services.len();
+                ingresses += state.ingresses.len();
                 if !state.declared || self.exclusion.excludes(name, state) {
                     self.metrics.remove_namespace(name);
                     continue;
@@ -347,6 +348,7 @@ impl Context {
             self.metrics.set_store_objects("Pod", pods);
             self.metrics.set_store_objects("NetworkPolicy", policies);
             self.metrics.set_store_objects("Service", services);
+            self.metrics.set_store_objects("Ingress", ingresses);
         }
         let reports = self.reports.state();
         self.metrics

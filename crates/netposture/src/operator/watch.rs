@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::watcher};
 use kube::{Api, Resource, ResourceExt};
@@ -149,6 +149,29 @@ impl Watched for Service {
     }
 }
 
+impl Watched for Ingress {
+    const KIND: &'static str = "Ingress";
+
+    fn apply(&self, ctx: &Context) -> Affected {
+        let (namespace, name) = key(self);
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_ingress(&namespace, &name);
+        cluster.apply_ingress(self);
+        before.merge(cluster.affected_by_ingress(&namespace, &name))
+    }
+
+    fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected {
+        let mut cluster = ctx.cluster_mut();
+        let before = cluster.affected_by_ingress(namespace, name);
+        cluster.delete_ingress(namespace, name);
+        before
+    }
+
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
+        indexed_names(cluster, "Ingress", |state| state.ingresses.keys())
+    }
+}
+
 impl Watched for Namespace {
     const KIND: &'static str = "Namespace";
 
@@ -197,7 +220,7 @@ impl Watched for NetworkPostureReport {
     }
 }
 
-fn indexed_names<'a, I: Iterator<Item = &'a String>>(
+pub(super) fn indexed_names<'a, I: Iterator<Item = &'a String>>(
     cluster: &'a Cluster,
     kind: &str,
     names: impl Fn(&'a netposture_engine::cluster::NamespaceState) -> I,
@@ -356,6 +379,9 @@ mod tests {
                 Some("Service") => {
                     cluster.apply_service(&serde_json::from_value(object.clone()).unwrap())
                 }
+                Some("Ingress") => {
+                    cluster.apply_ingress(&serde_json::from_value(object.clone()).unwrap())
+                }
                 _ => unreachable!(),
             }
         }
@@ -393,7 +419,7 @@ mod tests {
     }
 
     #[test]
-    fn services_held_are_the_exposed_and_the_rejected_ones() {
+    fn services_held_are_every_valid_and_every_rejected_one() {
         let cluster = index(&[
             serde_json::json!({"kind": "Service", "metadata": {"name": "lb", "namespace": "a"}, "spec": {"type": "LoadBalancer", "selector": {"app": "web"}}}),
             serde_json::json!({"kind": "Service", "metadata": {"name": "internal", "namespace": "a"}, "spec": {"selector": {"app": "web"}}}),
@@ -401,12 +427,25 @@ mod tests {
         ]);
         assert_eq!(
             Service::indexed(&cluster),
-            keys(&[("a", "lb"), ("b", "bad")])
+            keys(&[("a", "internal"), ("a", "lb"), ("b", "bad")]),
+            "a cluster-internal Service can be an Ingress backend"
         );
         let listed = keys(&[("a", "lb"), ("a", "internal")]);
         assert_eq!(
             vanished(&Service::indexed(&cluster), &listed),
             [("b".to_string(), "bad".to_string())]
+        );
+    }
+
+    #[test]
+    fn ingresses_held_include_rejected_ones() {
+        let cluster = index(&[
+            serde_json::json!({"kind": "Ingress", "metadata": {"name": "shop", "namespace": "a"}, "spec": {"rules": [{"host": "shop.example.com"}]}}),
+            serde_json::json!({"kind": "Ingress", "metadata": {"name": "bad", "namespace": "b"}, "spec": {"defaultBackend": {"service": {"name": "web", "port": {}}}}}),
+        ]);
+        assert_eq!(
+            Ingress::indexed(&cluster),
+            keys(&[("a", "shop"), ("b", "bad")])
         );
     }
 }
