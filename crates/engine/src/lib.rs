@@ -8,6 +8,7 @@ pub mod annotations;
 mod checks;
 pub mod cluster;
 pub mod cni;
+pub mod connectivity;
 pub mod convert;
 mod evaluate;
 mod exposure;

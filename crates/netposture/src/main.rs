@@ -2,6 +2,7 @@
 
 mod can_reach;
 mod config;
+mod connectivity;
 mod endpoints;
 mod explain;
 mod fail_on;
@@ -49,6 +50,8 @@ enum Command {
     CanReach(can_reach::CanReachArgs),
     /// Explain a namespace's verdicts: each check's evidence and remediation, and what each policy selects.
     Explain(explain::ExplainArgs),
+    /// List every pod-to-pod connection the policies allow: SOURCE DESTINATION PROTOCOL PORTS CNI-DEPENDENT-PORTS.
+    Connectivity(connectivity::ConnectivityArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan(args),
         Command::CanReach(args) => can_reach::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Connectivity(args) => connectivity::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");

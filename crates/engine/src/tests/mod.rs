@@ -3,6 +3,7 @@
 //! verdict definitions. Fixtures are YAML as users write it.
 
 mod choices;
+mod connectivity;
 mod differential;
 mod dns;
 mod explain;
