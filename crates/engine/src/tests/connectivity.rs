@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use netposture_testgen::{Sizes, Style, generate};
 
-use super::{cluster, pod, policy};
+use super::{cluster, pod, pod_with_ip, policy};
 use crate::Cluster;
 use crate::connectivity::{PairPorts, PortRanges, for_each_pair, segment_starts};
 use crate::model::{Direction, Protocol};
@@ -48,12 +48,35 @@ fn ranges_and_named_ports_become_exact_port_sets() {
 }
 
 #[test]
+fn pods_alike_but_for_an_ip_in_an_ip_block_are_told_apart() {
+    let cluster = cluster(&format!(
+        "{}{}{}{}",
+        pod_with_ip("a", "inside", "app: client", "10.0.0.5"),
+        pod_with_ip("a", "outside", "app: client", "10.1.0.5"),
+        pod("a", "server", "app: server"),
+        policy(
+            "a",
+            "server-in",
+            "{podSelector: {matchLabels: {app: server}}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/16}}]}]}"
+        ),
+    ));
+    let map = map(&cluster);
+    let inside = &map[&("a/inside".into(), "a/server".into(), Protocol::Tcp)];
+    assert_eq!(inside.cni_dependent, vec![(1, 65535)]);
+    assert!(!map.contains_key(&("a/outside".into(), "a/server".into(), Protocol::Tcp)));
+    // Alike pods reach each other both ways.
+    assert!(map.contains_key(&("a/inside".into(), "a/outside".into(), Protocol::Udp)));
+    assert!(map.contains_key(&("a/outside".into(), "a/inside".into(), Protocol::Udp)));
+}
+
+#[test]
 fn generated_clusters_agree_with_reach_at_every_segment_edge_and_between() {
     for (seed, style) in [(1, Style::All), (2, Style::Ipblock), (3, Style::NamedPorts)] {
         let objects = generate(&Sizes {
             seed,
             namespaces: 3,
-            pods_per_namespace: 3,
+            // More pods than apps: pods of one app share a class.
+            pods_per_namespace: 7,
             policies_per_namespace: 6,
             style,
         });
