@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """Compares netposture's connectivity map with NCA's, pod pair by pod pair.
 
-usage: nca_compare.py MANIFEST NETPOSTURE_TXT NCA_TXT
+usage: nca_compare.py DIR
 
-MANIFEST is the generated v1 List both analyzers read; NETPOSTURE_TXT is
-`netposture connectivity -f MANIFEST`; NCA_TXT is `nca --connectivity
-MANIFEST --output_format txt_no_fw_rules --output_endpoints pods`.
+For each DIR/NAME.json (a generated v1 List both analyzers read), reads
+DIR/NAME.netposture.txt (`netposture connectivity -f NAME.json`) and
+DIR/NAME.nca.txt (`nca --connectivity -r NAME.json --output_format
+txt_no_fw_rules --output_endpoints pods`).
 
 Compared: every ordered pair of distinct pods and each of TCP, UDP, SCTP,
 as the set of destination ports allowed. The documented divergences of
 bench/nca-diff.sh are excluded or mapped here (see that script's header).
-Prints one JSON line of counts and the first differences; exits 1 when a
-difference is not explained.
+Prints the counts of each cluster and their totals, and the first
+differences; exits 1 when a difference is not explained.
 """
 
 import ipaddress
 import json
+import pathlib
+import string
 import re
 import sys
 
@@ -24,6 +27,8 @@ ALL_PORTS = ((1, 65535),)
 # NCA invents this pod when a rule names DNS peers that match nothing.
 NCA_INVENTED_POD = "kube-dns-livesim"
 SHOWN_DIFFERENCES = 10
+# NCA models at most this many pods of a namespace, workload and label set.
+NCA_CLASS_LIMIT = 2
 
 
 def normalize(ranges):
@@ -50,18 +55,42 @@ def parse_ports(text):
     return normalize(ranges)
 
 
+def nca_workload(metadata):
+    """The workload NCA assigns a pod to: its owner, less a ReplicaSet's hash suffix."""
+    owners = metadata.get("ownerReferences") or []
+    if not owners:
+        return f'{metadata["name"]}(Pod)'
+    name, kind = owners[0].get("name", ""), owners[0].get("kind", "")
+    prefix, dash, suffix = name.rpartition("-")
+    if kind == "ReplicaSet" and dash and all(c in string.hexdigits for c in suffix):
+        return f"{prefix}(Deployment-StatefulSet)"
+    return f"{name}({kind})"
+
+
 def read_pods(path):
-    """Pod names (namespace/name) and the hostNetwork ones."""
+    """Pod names (namespace/name) and the hostNetwork ones. Fails when NCA
+    would keep only two pods of a class it deems interchangeable (same
+    namespace, workload and labels): that part of its map is left out."""
     with open(path) as handle:
         items = json.load(handle)["items"]
-    pods, host_network = [], set()
+    pods, host_network, classes = [], set(), {}
     for item in items:
         if item.get("kind") != "Pod":
             continue
-        name = f'{item["metadata"].get("namespace", "default")}/{item["metadata"]["name"]}'
+        metadata = item["metadata"]
+        namespace = metadata.get("namespace", "default")
+        name = f'{namespace}/{metadata["name"]}'
         pods.append(name)
         if item.get("spec", {}).get("hostNetwork"):
             host_network.add(name)
+            continue
+        labels = tuple(sorted((metadata.get("labels") or {}).items()))
+        key = (namespace, nca_workload(metadata), labels)
+        classes[key] = classes.get(key, 0) + 1
+        if classes[key] > NCA_CLASS_LIMIT:
+            raise ValueError(
+                f"{path}: more than {NCA_CLASS_LIMIT} pods like {name}: NCA drops the rest"
+            )
     return pods, host_network
 
 
@@ -182,11 +211,26 @@ def compare(manifest, netposture_path, nca_path):
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 2:
         sys.exit(__doc__)
-    counts, differences = compare(*sys.argv[1:])
-    print(json.dumps({"counts": counts, "differences": differences}))
-    sys.exit(1 if counts["differ"] else 0)
+    directory = pathlib.Path(sys.argv[1])
+    manifests = sorted(directory.glob("*.json"))
+    if not manifests:
+        sys.exit(f"no *.json in {directory}")
+    totals, shown = {}, []
+    for manifest in manifests:
+        stem = manifest.with_suffix("")
+        counts, differences = compare(
+            manifest, f"{stem}.netposture.txt", f"{stem}.nca.txt"
+        )
+        print(f"{manifest.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + value
+        shown.extend(differences[: SHOWN_DIFFERENCES - len(shown)])
+    print(f"total over {len(manifests)} clusters: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    for difference in shown:
+        print(f"differs: {difference['connection']}: netposture {list(difference['netposture'])}, NCA {list(difference['nca'])}")
+    sys.exit(1 if totals["differ"] else 0)
 
 
 if __name__ == "__main__":
