@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Shared by the bench/ scripts: the release binaries, /usr/bin/time and a
 # cached NCA. Sourced, not run.
 
@@ -26,10 +27,11 @@ ensure_time() {
 
 # NCA from PyPI in its own virtualenv, once.
 ensure_nca() {
-  if [[ -x $NCA_VENV/bin/nca ]] \
-    && "$NCA_VENV/bin/pip" show network-config-analyzer 2>/dev/null | grep -qx "Version: $NCA_VERSION"; then
-    return
+  local installed=
+  if [[ -x $NCA_VENV/bin/nca ]]; then
+    installed=$("$NCA_VENV/bin/pip" show network-config-analyzer 2>/dev/null || true)
   fi
+  [[ $installed == *"Version: $NCA_VERSION"* ]] && return
   log "installing network-config-analyzer $NCA_VERSION into $NCA_VENV (once)"
   python3 -m venv "$NCA_VENV"
   "$NCA_VENV/bin/pip" install --quiet "network-config-analyzer==$NCA_VERSION"
