@@ -6,9 +6,13 @@
 #
 # Example: bench/apply-generated.sh --namespaces 100 --pods-per-namespace 50 --style mixed
 #
-# The API server drops Pod status on create (pods stay Pending, without IPs,
-# on the local control plane, which has no kubelet), so ipBlock matches of
-# pod IPs are offline-only. Environment: CHUNK (default 500 objects).
+# What an API server would not take as written is removed with jq first:
+# Pod status (pods stay Pending, without IPs, on the local control plane,
+# which has no kubelet, so ipBlock matches of pod IPs stay offline-only),
+# uids, and owner references to ReplicaSets that do not exist (the garbage
+# collector would delete the pods). endPort is removed too: the local
+# control plane's API server (1.20) predates it. Environment: CHUNK
+# (default 500 objects).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -32,7 +36,8 @@ for chunk in "$work"/*.json; do
     done
     waited=1
   fi
-  kubectl apply --server-side --field-manager=netposture-testgen -f "$chunk" >/dev/null
+  jq '.items |= map(del(.status, .metadata.uid, .metadata.ownerReferences) | del(.. | .endPort?))' \
+    "$chunk" | kubectl apply --server-side --field-manager=netposture-testgen -f - >/dev/null
   log "applied ${chunk##*/}"
 done
 log "created: $(kubectl get namespaces --no-headers | wc -l) namespaces, $(kubectl get pods -A --no-headers | wc -l) pods, $(kubectl get networkpolicies -A --no-headers | wc -l) policies"
