@@ -12,7 +12,8 @@
 # uids, and owner references to ReplicaSets that do not exist (the garbage
 # collector would delete the pods). endPort is removed too: the local
 # control plane's API server (1.20) predates it. Environment: CHUNK
-# (default 500 objects).
+# (default 500 objects). The pods name nodes that do not exist: remove them
+# with `kubectl delete --force --grace-period=0`, or drop the whole cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
