@@ -39,9 +39,15 @@ unit:
 e2e *args:
     e2e/run.sh {{args}}
 
-# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies.
+# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies, then
+# `scan -f` end to end at that size and next to NCA (NCA_SIZES="500 1000 2000").
 bench:
     cargo bench --locked -p netposture-engine --bench engine
+    bench/scan-e2e.sh
+
+# Differential test: generated clusters through netposture and NCA, compared pod pair by pod pair.
+nca-diff:
+    bench/nca-diff.sh
 
 # Regenerate the checked-in CRD from the Rust types.
 crds:

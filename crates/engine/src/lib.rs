@@ -9,6 +9,7 @@ mod checks;
 pub mod cluster;
 pub mod cni;
 pub mod compliance;
+pub mod connectivity;
 pub mod convert;
 mod dashboard;
 mod evaluate;

@@ -73,9 +73,10 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// A pod of this group other than `not`, if any.
+    /// A pod of this group other than `not`, if any. Identity, not name:
+    /// pods of other namespaces may carry the same name.
     fn other_than(&self, not: &Pod) -> Option<&'a Pod> {
-        self.pods.iter().copied().find(|p| p.name != not.name)
+        self.pods.iter().copied().find(|p| !std::ptr::eq(*p, not))
     }
 }
 

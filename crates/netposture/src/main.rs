@@ -2,6 +2,7 @@
 
 mod can_reach;
 mod config;
+mod connectivity;
 mod endpoints;
 mod explain;
 mod fail_on;
@@ -55,6 +56,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the NetworkPolicies that close NAMESPACE's gaps (default deny, DNS, today's admitted flows) as YAML.
     Suggest(suggest::SuggestArgs),
+    /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out): SOURCE DESTINATION PROTOCOL PORTS CNI-DEPENDENT-PORTS.
+    Connectivity(connectivity::ConnectivityArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::CanReach(args) => can_reach::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Suggest(args) => suggest::run(&args),
+        Command::Connectivity(args) => connectivity::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");

@@ -1,10 +1,16 @@
 //! A seeded generator of realistic clusters: namespaces with deployments'
-//! pods and a mix of NetworkPolicy styles, plus the kube-system add-ons
-//! (CoreDNS, a CNI agent). Same seed and sizes, same objects, on any machine.
+//! pods and NetworkPolicies in one of several styles, plus the kube-system
+//! add-ons (CoreDNS, a CNI agent). Same seed, sizes and style, same objects,
+//! byte for byte, on any machine.
+
+mod style;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
+use serde::Serialize;
 use serde_json::{Value, json};
+
+pub use style::Style;
 
 #[derive(Clone, Debug)]
 pub struct Sizes {
@@ -12,6 +18,7 @@ pub struct Sizes {
     pub namespaces: usize,
     pub pods_per_namespace: usize,
     pub policies_per_namespace: usize,
+    pub style: Style,
 }
 
 impl Sizes {
@@ -23,6 +30,7 @@ impl Sizes {
             namespaces: 2_000,
             pods_per_namespace: 50,
             policies_per_namespace: 10,
+            style: Style::Mixed,
         }
     }
 }
@@ -34,8 +42,59 @@ pub struct Objects {
     pub policies: Vec<NetworkPolicy>,
 }
 
+/// A `v1 List`, as `kubectl get -o json` prints one.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct List<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Clone, Copy, Serialize)]
+#[serde(untagged)]
+enum Item<'a> {
+    Namespace(&'a Namespace),
+    Policy(&'a NetworkPolicy),
+    Pod(&'a Pod),
+}
+
+impl Objects {
+    /// Every object in order: Namespaces first, since some readers (NCA)
+    /// bind a Pod to its Namespace's labels as soon as they read it.
+    fn items(&self) -> Vec<Item<'_>> {
+        self.namespaces
+            .iter()
+            .map(Item::Namespace)
+            .chain(self.policies.iter().map(Item::Policy))
+            .chain(self.pods.iter().map(Item::Pod))
+            .collect()
+    }
+
+    /// Every object in one `v1 List`.
+    pub fn to_list_json(&self) -> serde_json::Result<Vec<u8>> {
+        list(self.items())
+    }
+
+    /// The same objects in order, as Lists of at most `size` objects each.
+    pub fn to_list_chunks(&self, size: usize) -> serde_json::Result<Vec<Vec<u8>>> {
+        self.items()
+            .chunks(size)
+            .map(|chunk| list(chunk.to_vec()))
+            .collect()
+    }
+}
+
+fn list(items: Vec<Item<'_>>) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&List {
+        api_version: "v1",
+        kind: "List",
+        items,
+    })
+}
+
 /// SplitMix64: tiny, fast, and stable across versions (unlike library RNGs).
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -46,18 +105,25 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 
-    fn chance(&mut self, percent: usize) -> bool {
+    pub(crate) fn chance(&mut self, percent: usize) -> bool {
         self.below(100) < percent
     }
 }
 
-const TEAMS: usize = 20;
-const APPS_PER_NAMESPACE: usize = 5;
+pub(crate) const TEAMS: usize = 20;
+pub(crate) const APPS_PER_NAMESPACE: usize = 5;
 const TIERS: [&str; 3] = ["frontend", "api", "db"];
+pub(crate) const ENVIRONMENTS: [&str; 3] = ["prod", "staging", "dev"];
+
+/// The container port named `http` on pods of `app`: it differs between
+/// apps, so a named port resolves per destination pod.
+pub(crate) fn http_port(app: usize) -> u16 {
+    8080 + (app % 2) as u16
+}
 
 fn decode<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("generated objects match their schema")
@@ -70,7 +136,7 @@ pub fn generate(sizes: &Sizes) -> Objects {
     for n in 0..sizes.namespaces {
         let namespace = format!("ns-{n:05}");
         let team = format!("team-{}", rng.below(TEAMS));
-        let environment = ["prod", "staging", "dev"][rng.below(3)];
+        let environment = ENVIRONMENTS[rng.below(ENVIRONMENTS.len())];
         objects.namespaces.push(decode(json!({
             "apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": namespace, "labels": {
@@ -83,7 +149,12 @@ pub fn generate(sizes: &Sizes) -> Objects {
                 .push(pod(&namespace, app, p, n * sizes.pods_per_namespace + p));
         }
         for k in 0..sizes.policies_per_namespace {
-            objects.policies.push(policy(&mut rng, &namespace, k));
+            let spec = sizes.style.policy_spec(&mut rng, sizes.namespaces, k);
+            objects.policies.push(decode(json!({
+                "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": format!("policy-{k:02}"), "namespace": namespace},
+                "spec": spec,
+            })));
         }
     }
     objects
@@ -140,7 +211,7 @@ fn pod(namespace: &str, app: usize, index: usize, global: usize) -> Pod {
             "containers": [{
                 "name": "main",
                 "image": format!("registry.example.com/{namespace}/app-{app}:1.4.2"),
-                "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+                "ports": [{"name": "http", "containerPort": http_port(app), "protocol": "TCP"},
                           {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}],
                 "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "TIER", "value": tier}],
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
@@ -163,71 +234,78 @@ fn pod(namespace: &str, app: usize, index: usize, global: usize) -> Pod {
     }))
 }
 
-/// The k-th policy of a namespace: the first ones are the usual baseline
-/// (default deny, DNS), the rest a random mix of real-world styles.
-fn policy(rng: &mut Rng, namespace: &str, k: usize) -> NetworkPolicy {
-    let app = |rng: &mut Rng| json!({"matchLabels": {"app": format!("app-{}", rng.below(APPS_PER_NAMESPACE))}});
-    let spec = match k {
-        0 if rng.chance(80) => json!({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
-        1 if rng.chance(70) => json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
-            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]}),
-        _ => match rng.below(6) {
-            0 => {
-                json!({"podSelector": app(rng), "ingress": [{"from": [{"podSelector": app(rng)}], "ports": [{"port": "http"}]}]})
-            }
-            1 => json!({"podSelector": app(rng), "ingress": [{"from": [{
-                "namespaceSelector": {"matchLabels": {"team": format!("team-{}", rng.below(TEAMS))}},
-                "podSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["frontend", "api"]}]}}],
-                "ports": [{"port": 8080}]}]}),
-            2 => json!({"podSelector": app(rng), "policyTypes": ["Egress"], "egress": [{
-                "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}}],
-                "ports": [{"port": 443}]}]}),
-            3 => {
-                json!({"podSelector": {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]},
-                "policyTypes": ["Egress"], "egress": [{"to": [{"podSelector": {"matchLabels": {"tier": "db"}}}],
-                "ports": [{"port": 5432, "endPort": 5433}]}]})
-            }
-            4 => {
-                json!({"podSelector": app(rng), "ingress": [{"from": [{"ipBlock": {"cidr": "10.64.0.0/10", "except": ["10.64.0.0/16"]}}]}]})
-            }
-            _ => json!({"podSelector": {"matchLabels": {"tier": "frontend"}}, "ingress": [{
-                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]}]}),
-        },
-    };
-    decode(json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": format!("policy-{k:02}"), "namespace": namespace},
-        "spec": spec,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn small(seed: u64) -> Objects {
+    fn small(seed: u64, style: Style) -> Objects {
         generate(&Sizes {
             seed,
             namespaces: 5,
             pods_per_namespace: 7,
             policies_per_namespace: 4,
+            style,
         })
     }
 
+    fn bytes(objects: &Objects) -> Vec<u8> {
+        objects.to_list_json().unwrap()
+    }
+
     #[test]
-    fn same_seed_same_cluster_other_seed_other_cluster() {
-        let json = |o: &Objects| serde_json::to_string(&o.policies).unwrap();
-        assert_eq!(json(&small(1)), json(&small(1)));
-        assert_ne!(json(&small(1)), json(&small(2)));
+    fn same_seed_same_bytes_other_seed_other_cluster() {
+        for style in Style::ALL {
+            assert_eq!(bytes(&small(1, style)), bytes(&small(1, style)), "{style}");
+        }
+        assert_ne!(
+            bytes(&small(1, Style::Mixed)),
+            bytes(&small(2, Style::Mixed))
+        );
+    }
+
+    #[test]
+    fn styles_differ() {
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        for style in Style::ALL {
+            let json = serde_json::to_vec(&small(1, style).policies).unwrap();
+            assert!(!seen.contains(&json), "{style} repeats another style");
+            seen.push(json);
+        }
     }
 
     #[test]
     fn sizes_are_respected() {
-        let objects = small(3);
+        let objects = small(3, Style::Mixed);
         assert_eq!(objects.namespaces.len(), 5 + 2);
         assert_eq!(objects.pods.len(), 5 * 7 + 12);
         assert_eq!(objects.policies.len(), 5 * 4);
+    }
+
+    #[test]
+    fn list_puts_namespaces_first() {
+        let list: Value = serde_json::from_slice(&bytes(&small(4, Style::Mixed))).unwrap();
+        let kinds: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(list["kind"], "List");
+        assert_eq!(kinds.len(), 7 + 47 + 20);
+        assert!(kinds[..7].iter().all(|k| *k == "Namespace"));
+        assert!(kinds[7..].iter().all(|k| *k != "Namespace"));
+    }
+
+    #[test]
+    fn chunks_hold_the_list_in_order() {
+        let objects = small(5, Style::All);
+        let items = |bytes: &[u8]| -> Vec<Value> {
+            let list: Value = serde_json::from_slice(bytes).unwrap();
+            list["items"].as_array().unwrap().clone()
+        };
+        let chunks = objects.to_list_chunks(10).unwrap();
+        assert_eq!(chunks.len(), 74_usize.div_ceil(10));
+        let joined: Vec<Value> = chunks.iter().flat_map(|c| items(c)).collect();
+        assert_eq!(joined, items(&bytes(&objects)));
     }
 }

@@ -4,6 +4,7 @@
 
 mod choices;
 mod compliance;
+mod connectivity;
 mod dashboard;
 mod differential;
 mod dns;

@@ -246,6 +246,7 @@ fn suggestion_holds_on_every_namespace_of_generated_clusters() {
             namespaces: 6,
             pods_per_namespace: 6,
             policies_per_namespace: 5,
+            style: netposture_testgen::Style::All,
         });
         let c = Cluster::from_objects(&objects.namespaces, &objects.policies, &objects.pods);
         for (namespace, _) in c.namespaces() {

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# bench/scan-e2e.sh - `netposture scan -f` end to end (read, index,
+# evaluate, print) on generated manifests: wall time and peak RSS at
+# 2,000 namespaces / 100,000 pods / 20,000 policies, then next to NCA
+# (network-config-analyzer from PyPI) at the sizes NCA can do.
+#
+# The clusters come from netposture-testgen (style mixed, seed 42): 50 pods
+# and 10 policies per namespace, plus 12 kube-system pods. NCA computes a
+# connectivity map, so netposture is timed on the same question too
+# (`netposture connectivity`) besides its own (`scan`).
+#
+# Environment:
+#   NCA_SIZES    pods per NCA comparison, multiples of 50 (default "500 1000 2000";
+#                NCA refuses more than 10,000 pods and its time grows ~ size^2.8)
+#   NCA_TIMEOUT  seconds before an NCA run is given up (default 300)
+#   SCAN_PODS    pods of the end-to-end scan (default 100000)
+#   BENCH_DIR    where the manifests go (default a temporary directory, removed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+readonly PODS_PER_NAMESPACE=50
+readonly POLICIES_PER_NAMESPACE=10
+readonly NCA_SIZES="${NCA_SIZES:-500 1000 2000}"
+readonly NCA_TIMEOUT="${NCA_TIMEOUT:-300}"
+readonly SCAN_PODS="${SCAN_PODS:-100000}"
+
+work="${BENCH_DIR:-}"
+if [[ -z $work ]]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+
+ensure_time
+ensure_nca
+build_release
+
+seconds_of() { awk '{ print $1 }' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+
+namespaces=$((SCAN_PODS / PODS_PER_NAMESPACE))
+log "generating $namespaces namespaces, $SCAN_PODS pods, $((namespaces * POLICIES_PER_NAMESPACE)) policies"
+generate "$work/large.json" "$namespaces" $PODS_PER_NAMESPACE $POLICIES_PER_NAMESPACE
+log "netposture scan -f on $(du -m "$work/large.json" | cut -f1) MiB of JSON"
+measure "$work/large.scan" "$NETPOSTURE" scan -f "$work/large.json"
+
+echo
+echo "== netposture scan -f, end to end, $SCAN_PODS pods / $namespaces namespaces / $((namespaces * POLICIES_PER_NAMESPACE)) policies"
+printf '%-32s %-24s %s\n' "measure" "measured" "target"
+printf '%-32s %-24s %s\n' "scan -f (wall time, peak RSS)" "$(describe "$work/large.scan")" \
+  "none set: issue 8 asks for the figures, compared with NCA below"
+
+echo
+echo "== against NCA $NCA_VERSION on the same manifests (cap $NCA_TIMEOUT s per NCA run)"
+printf '%-6s %-9s %-22s %-22s %-22s %s\n' pods policies "netposture scan" "netposture connectivity" "NCA connectivity" "NCA / netposture connectivity"
+for pods in $NCA_SIZES; do
+  namespaces=$((pods / PODS_PER_NAMESPACE))
+  manifest="$work/nca-$pods.json"
+  generate "$manifest" "$namespaces" $PODS_PER_NAMESPACE $POLICIES_PER_NAMESPACE
+  log "$pods pods: netposture scan, netposture connectivity, NCA"
+  measure "$work/$pods.scan" "$NETPOSTURE" scan -f "$manifest"
+  measure "$work/$pods.conn" "$NETPOSTURE" connectivity -f "$manifest"
+  measure "$work/$pods.nca" timeout "$NCA_TIMEOUT" "$NCA_VENV/bin/nca" --connectivity -r "$manifest" \
+    --output_format txt_no_fw_rules --output_endpoints pods --file_out "$work/$pods.nca.txt"
+  nca_ratio=-
+  if [[ $(awk '{ print $3 }' "$work/$pods.nca") == 0 ]]; then
+    nca_ratio=$(ratio "$(seconds_of "$work/$pods.nca")" "$(seconds_of "$work/$pods.conn")")
+  fi
+  printf '%-6s %-9s %-22s %-22s %-22s %s\n' "$((pods + 12))" $((namespaces * POLICIES_PER_NAMESPACE)) \
+    "$(describe "$work/$pods.scan")" "$(describe "$work/$pods.conn")" "$(describe "$work/$pods.nca")" "$nca_ratio"
+done
+echo
+echo "Pods include the 12 generated kube-system pods. Reproduce: NCA_SIZES=\"$NCA_SIZES\" bench/scan-e2e.sh"
