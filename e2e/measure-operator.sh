@@ -326,7 +326,7 @@ churn_nodebounce=$CHURN writes_churn_nodebounce=$CHURN_WRITES_PER_MINUTE
 # ---------------------------------------------------------------------------
 warnings=$(cat "$dir"/logs/operator-*.log | grep -c -E '\b(WARN|ERROR)\b' || true)
 panics=$(cat "$dir"/logs/operator-*.log | grep -c 'panicked' || true)
-row() { printf '%-64s %26s  %s\n' "$@"; }
+row() { printf '%-64s %30s  %s\n' "$@"; }
 # Field $1 of the churn JSON $2, in seconds to two decimals.
 seconds() { jq -r --arg f "$1" '.[$f] | if . == null then "-" else "\(. * 100 | round / 100) s" end' <<<"$2"; }
 {
@@ -352,7 +352,7 @@ seconds() { jq -r --arg f "$1" '.[$f] | if . == null then "-" else "\(. * 100 | 
       json=$churn_nodebounce writes=$writes_churn_nodebounce label="--debounce 0s"
     fi
     row "churn, $label: changes made / seen in reports" \
-      "$(jq -r '"\(.changes) / \(.observed) (\(.rate)/s)"' <<<"$json")" ""
+      "$(jq -r '"\(.changes) / \(.observed) (\(.rate)/s; \(.skipped) ticks busy, \(.failed) failed)"' <<<"$json")" ""
     row "  change-to-report latency p50 / p90" "$(seconds p50 "$json") / $(seconds p90 "$json")" ""
     row "  change-to-report latency p99 / max" "$(seconds p99 "$json") / $(seconds max "$json")" "p99 <= 2 s"
     row "  report writes per minute" "$writes" ""
