@@ -127,6 +127,11 @@ fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
         },
     );
     assert!(operator.log().contains("forbidden"), "the log says why");
+    // Leading does not need the lost permission; waiting for it here keeps
+    // the lease of an earlier test's replica out of the recovery time.
+    eventually("leading while forbidden", Duration::from_secs(40), || {
+        (operator.metric("netposture_leader", &[]) == Some(1.0)).then_some(())
+    });
 
     let ns = TestNamespace::new("e2e-rbac");
     ns.apply(DENY_ALL);

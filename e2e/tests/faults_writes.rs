@@ -30,6 +30,8 @@ fn force_apply_status(name: &str, manager: &str, status: Value) {
             "--field-manager",
             manager,
             "--subresource=status",
+            // kubectl would want the spec, which a status write leaves alone.
+            "--validate=false",
             "-f",
             "-",
         ],
@@ -260,10 +262,13 @@ fn operator_killed_mid_write_restarts_and_writes_only_what_is_missing() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // Killed once the writes have begun, before they can have finished.
-    eventually("the first report writes", Duration::from_secs(30), || {
-        (writes(&operator) >= before + 10.0).then_some(())
-    });
+    // Killed once the writes have begun, before they can have finished:
+    // polled more often than `eventually` does, as they take well under a second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while writes(&operator) < before + 10.0 {
+        assert!(Instant::now() < deadline, "no report writes after 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     operator.kill();
     // Requests the API server had already received finish meanwhile.
     std::thread::sleep(Duration::from_millis(500));
