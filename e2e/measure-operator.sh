@@ -164,7 +164,9 @@ wait_leading() {
     ((SECONDS < deadline)) || { log "not ready after 120 s"; exit 1; }
     sleep 0.1
   done
-  until scrape 2>/dev/null | grep -qx 'netposture_leader 1'; do
+  # metric reads the whole body: grep -q would close the pipe early, and
+  # pipefail would count curl's broken pipe on a large /metrics as a miss.
+  until [[ $(metric netposture_leader 2>/dev/null) == 1 ]]; do
     alive
     ((SECONDS < deadline)) || { log "not leading after 120 s"; exit 1; }
     sleep 0.1
