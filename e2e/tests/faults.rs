@@ -127,8 +127,9 @@ fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
         },
     );
     assert!(operator.log().contains("forbidden"), "the log says why");
-    // Leading does not need the lost permission; waiting for it here keeps
-    // the lease of an earlier test's replica out of the recovery time.
+    // Leading does not need the lost permission; granting it only once this
+    // replica leads keeps the wait for an earlier test's lease out of the
+    // recovery time (the forbidden watch's backoff, growing meanwhile, is in it).
     eventually("leading while forbidden", Duration::from_secs(40), || {
         (operator.metric("netposture_leader", &[]) == Some(1.0)).then_some(())
     });
