@@ -35,7 +35,8 @@ unit:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cargo test --locked
 
-# The operator against a real local control plane (first run builds it, ~8 min).
+# The operator against a real local control plane (first run builds it, ~8 min);
+# leading words pick test files (`just e2e faults`), the rest filter tests.
 e2e *args:
     e2e/run.sh {{args}}
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# e2e/measure-operator.sh - what the operator costs at scale: its memory and
-# the API writes it makes, on a control plane of its own.
+# e2e/measure-operator.sh - what the operator costs at scale: memory, time to
+# reports, change-to-report latency and API writes, on a control plane of its
+# own.
 #
-#   NAMESPACES=100 PODS=50 e2e/measure-operator.sh      (defaults: 5,000 pods)
+#   NAMESPACES=200 PODS=50 e2e/measure-operator.sh     (10,000 pods)
 #
 # It starts a fresh local control plane (e2e/cluster.sh) in a temp dir,
 # installs deploy/, runs the release `netposture operator` as its
@@ -13,8 +14,16 @@
 #     and until every report counts all the pods of its namespace;
 #   - netposture_report_writes_total over two idle resync periods (expected 0)
 #     and whether any report's resourceVersion moved meanwhile;
-#   - report writes during CHURN_SECONDS of one change a second (a pod's app
-#     label, or one policy deleted/re-created), per minute;
+#   - change-to-report latency under CHURN_RATE changes a second for
+#     CHURN_SECONDS (e2e/report-watch.py churn: default deny removed and
+#     restored, a pod created and deleted, a pod relabelled, each with a known
+#     effect on one report), and the report writes per minute meanwhile;
+#   - "installed into an existing cluster": the operator stopped, every report
+#     deleted, a new operator started; the time from its start until every
+#     report is there and complete, and its RSS then;
+#   - a restart over existing reports (expected: no writes), and the same
+#     churn again with --debounce 0s, which shows what part of the latency
+#     is the 1 s debounce;
 #   - before and after the churn, how many reports differ from a fresh
 #     `netposture scan` of the live cluster (expected 0).
 # The load: NAMESPACES namespaces "load-N", each with PODS pods (labels
@@ -23,24 +32,26 @@
 # on UDP/TCP 53, and frontend -> api on TCP 8080. kube-system gets a CoreDNS
 # pod and a calico-node pod so that the load namespaces come out covered.
 #
-# Environment: NAMESPACES (100), PODS (50), CHURN_SECONDS (60),
-# PARALLEL (kubectl creates at once, 4), MEASURE_KEEP=1 (keep etcd's data).
-# Needs the release binary (cargo build --release -p netposture; found through
-# CARGO_TARGET_DIR, else target/) and what e2e/cluster.sh needs. Progress goes
-# to stderr, the summary to stdout (and $dir/summary.txt). The operator's log
-# stays in $dir/logs/operator.log; the cluster is always stopped on exit.
+# Environment: NAMESPACES (100), PODS (50), CHURN_SECONDS (60), CHURN_RATE
+# (changes a second, 2), PARALLEL (kubectl creates at once, 4), MEASURE_KEEP=1
+# (keep etcd's data). Needs the release binary (cargo build --release -p
+# netposture; found through CARGO_TARGET_DIR, else target/), python3 and what
+# e2e/cluster.sh needs. Progress goes to stderr, the summary table to stdout
+# (and $dir/summary.txt). The operators' logs stay in $dir/logs/operator*.log;
+# the cluster is always stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 readonly NAMESPACES=${NAMESPACES:-100}
 readonly PODS=${PODS:-50}
 readonly CHURN_SECONDS=${CHURN_SECONDS:-60}
+readonly CHURN_RATE=${CHURN_RATE:-2}
 readonly PARALLEL=${PARALLEL:-4}
 readonly RESYNC_SECONDS=30
 readonly IDLE_SECONDS=$((2 * RESYNC_SECONDS + 5))
 readonly BIN=${CARGO_TARGET_DIR:-target}/release/netposture
-[[ $NAMESPACES =~ ^[1-9][0-9]*$ && $PODS =~ ^[1-9][0-9]*$ ]] ||
-  { echo "measure: NAMESPACES and PODS must be positive integers" >&2; exit 2; }
+[[ $NAMESPACES =~ ^[1-9][0-9]*$ && $PODS =~ ^[1-9][0-9]*$ && $PODS -ge 3 ]] ||
+  { echo "measure: NAMESPACES must be a positive integer and PODS at least 3" >&2; exit 2; }
 [[ -x $BIN ]] || { echo "measure: $BIN not found: cargo build --release -p netposture" >&2; exit 2; }
 
 T0=$EPOCHREALTIME
@@ -48,21 +59,27 @@ log() { printf 'measure [%6.1fs]: %s\n' "$(since "$T0")" "$*" >&2; }
 # Seconds (with decimals) since the EPOCHREALTIME value $1.
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# $1 - $2 (two decimal numbers), to one decimal.
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/netposture-measure.XXXXXX")
 OPERATOR_PID=
-POLLER_PID=
+WATCH_PID=
+stop_operator() {
+  [[ -n $OPERATOR_PID ]] && kill -0 "$OPERATOR_PID" 2>/dev/null || return 0
+  kill -TERM "$OPERATOR_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$OPERATOR_PID" 2>/dev/null || true
+  wait "$OPERATOR_PID" 2>/dev/null || true
+  OPERATOR_PID=
+}
 cleanup() {
   local status=$?
-  [[ -z $POLLER_PID ]] || kill "$POLLER_PID" 2>/dev/null || true
-  if [[ -n $OPERATOR_PID ]] && kill -0 "$OPERATOR_PID" 2>/dev/null; then
-    kill -TERM "$OPERATOR_PID" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$OPERATOR_PID" 2>/dev/null || true
-  fi
+  [[ -z $WATCH_PID ]] || kill "$WATCH_PID" 2>/dev/null || true
+  stop_operator
   NETPOSTURE_STOP_GRACE=3 e2e/cluster.sh down "$dir" 2>/dev/null || true
   [[ -n ${MEASURE_KEEP:-} ]] || rm -rf "$dir/etcd-data" "$dir/load" "$dir/pki"
-  echo "measure: state and logs in $dir (operator log: $dir/logs/operator.log)" >&2
+  echo "measure: state and logs in $dir (operator logs: $dir/logs/operator-*.log)" >&2
   exit "$status"
 }
 trap cleanup EXIT
@@ -101,17 +118,24 @@ EOF
 # A loopback port below the ephemeral range that nothing listens on.
 while port=$((20000 + RANDOM % 12000)); (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do :; done
 readonly METRICS="http://127.0.0.1:$port"
-KUBECONFIG=$operator_kubeconfig POD_NAMESPACE=netposture-system NO_COLOR=1 \
-  "$BIN" operator --metrics-addr "127.0.0.1:$port" --identity measure \
-  --resync-period "${RESYNC_SECONDS}s" >"$dir/logs/operator.log" 2>&1 </dev/null &
-OPERATOR_PID=$!
-log "operator started (pid $OPERATOR_PID, metrics $METRICS)"
+operator_runs=0
+# Starts an operator (extra flags in "$@") and notes its start in T_OPERATOR.
+start_operator() {
+  operator_runs=$((operator_runs + 1))
+  OPERATOR_LOG=$dir/logs/operator-$operator_runs.log
+  T_OPERATOR=$EPOCHREALTIME
+  KUBECONFIG=$operator_kubeconfig POD_NAMESPACE=netposture-system NO_COLOR=1 \
+    "$BIN" operator --metrics-addr "127.0.0.1:$port" --identity "measure-$operator_runs" \
+    --resync-period "${RESYNC_SECONDS}s" "$@" >"$OPERATOR_LOG" 2>&1 </dev/null &
+  OPERATOR_PID=$!
+  log "operator $operator_runs started (pid $OPERATOR_PID${*:+, $*})"
+}
 
 scrape() { curl --noproxy '*' -fsS --max-time 5 "$METRICS/metrics"; }
 # The value of an unlabelled series, 0 when absent.
 metric() { scrape | awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$OPERATOR_PID/status"; }
-alive() { kill -0 "$OPERATOR_PID" 2>/dev/null || { log "the operator exited; see $dir/logs/operator.log"; tail -n 20 "$dir/logs/operator.log" >&2; exit 1; }; }
+alive() { kill -0 "$OPERATOR_PID" 2>/dev/null || { log "the operator exited; see $OPERATOR_LOG"; tail -n 20 "$OPERATOR_LOG" >&2; exit 1; }; }
 report_count() { kubectl get networkpostures --no-headers 2>/dev/null | wc -l; }
 report_versions() {
   kubectl get networkpostures -o jsonpath='{range .items[*]}{.metadata.resourceVersion}{"\n"}{end}' | sort | md5sum
@@ -119,7 +143,6 @@ report_versions() {
 named_versions() {
   kubectl get networkpostures -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}' | sort
 }
-# Load namespaces whose report counts all their pods.
 # Report status as compared with a fresh scan: without the evaluation times.
 normalized_status() {
   jq -S '[.items[] | {key: .metadata.name, value: (.status
@@ -133,22 +156,56 @@ stale_reports() {
     '($scan[0] | keys) + ($reports[0] | keys) | unique
      | map(select($scan[0][.] != $reports[0][.])) | length'
 }
-complete_reports() {
-  kubectl get networkpostures -o json |
-    jq --argjson pods "$PODS" '[.items[] | select((.metadata.name | startswith("load-")) and .status.pods.total == $pods)] | length'
+# Waits until the operator serves /readyz and holds the lease.
+wait_leading() {
+  local deadline=$((SECONDS + 120))
+  until [[ $(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 2 "$METRICS/readyz") == 200 ]]; do
+    alive
+    ((SECONDS < deadline)) || { log "not ready after 120 s"; exit 1; }
+    sleep 0.1
+  done
+  # metric reads the whole body: grep -q would close the pipe early, and
+  # pipefail would count curl's broken pipe on a large /metrics as a miss.
+  until [[ $(metric netposture_leader 2>/dev/null) == 1 ]]; do
+    alive
+    ((SECONDS < deadline)) || { log "not leading after 120 s"; exit 1; }
+    sleep 0.1
+  done
+}
+# Starts `e2e/report-watch.py wait` in the background: it writes to $1 the
+# seconds from $2 (an EPOCHREALTIME) until $3 reports exist and until every
+# load report counts all its pods.
+watch_arrivals() {
+  python3 e2e/report-watch.py wait --reports "$3" --namespaces "$NAMESPACES" --pods "$PODS" \
+    --since "$2" >"$1" &
+  WATCH_PID=$!
+}
+# Waits (at most $1 seconds) for the watcher of watch_arrivals.
+await_arrivals() {
+  local deadline=$((SECONDS + $1))
+  while kill -0 "$WATCH_PID" 2>/dev/null; do
+    alive
+    ((SECONDS < deadline)) || { log "reports incomplete after $1 s"; exit 1; }
+    sleep 0.2
+  done
+  wait "$WATCH_PID" || { log "report-watch.py failed"; exit 1; }
+  WATCH_PID=
+}
+# Runs the churn and counts the report writes meanwhile; sets CHURN (the
+# summary JSON of report-watch.py) and CHURN_WRITES_PER_MINUTE.
+churn() {
+  local writes_before writes
+  writes_before=$(metric netposture_report_writes_total)
+  CHURN=$(python3 e2e/report-watch.py churn --namespaces "$NAMESPACES" --pods "$PODS" \
+    --seconds "$CHURN_SECONDS" --rate "$CHURN_RATE")
+  alive
+  writes=$(($(metric netposture_report_writes_total) - writes_before))
+  CHURN_WRITES_PER_MINUTE=$(jq -r --argjson w "$writes" '$w * 60 / .seconds | round' <<<"$CHURN")
+  log "churn: $(jq -c '{changes, observed, missed, p50, p99, max}' <<<"$CHURN"); $writes report writes"
 }
 
-deadline=$((SECONDS + 60))
-until [[ $(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 2 "$METRICS/readyz") == 200 ]]; do
-  alive
-  ((SECONDS < deadline)) || { log "not ready after 60 s"; exit 1; }
-  sleep 0.2
-done
-until scrape 2>/dev/null | grep -qx 'netposture_leader 1'; do
-  alive
-  ((SECONDS < deadline)) || { log "not leading after 60 s"; exit 1; }
-  sleep 0.2
-done
+start_operator
+wait_leading
 system_namespaces=$(kubectl get namespaces --no-headers | wc -l)
 until (($(report_count) == system_namespaces)); do alive; sleep 0.2; done
 sleep 3 # the first evaluation's allocations
@@ -187,14 +244,9 @@ jq -n --argjson n "$NAMESPACES" '{apiVersion: "v1", kind: "List",
   >"$dir/load/namespaces.json"
 
 log "creating $NAMESPACES namespaces with $PODS pods and 3 policies each"
-T_LOAD=$EPOCHREALTIME
 expected=$((system_namespaces + NAMESPACES))
-# Counts the reports while the load is being created.
-(
-  until (($(report_count) >= expected)); do sleep 0.5; done
-  since "$T_LOAD" >"$dir/t_reports"
-) &
-POLLER_PID=$!
+T_LOAD=$EPOCHREALTIME
+watch_arrivals "$dir/arrivals-load.json" "$T_LOAD" "$expected"
 kubectl create -f "$dir/load/namespaces.json" >/dev/null
 until (($(kubectl get serviceaccounts -A --field-selector metadata.name=default --no-headers | wc -l) >= expected)); do
   sleep 0.5
@@ -202,27 +254,13 @@ done
 find "$dir/load" -name 'ns-*.json' -print0 | sort -z |
   xargs -0 -P "$PARALLEL" -n 1 kubectl create -o name -f >/dev/null
 t_created=$(since "$T_LOAD")
-T_CREATED=$EPOCHREALTIME
 log "created in $t_created s; waiting for $expected reports"
-
-deadline=$((SECONDS + 600))
-until [[ -s $dir/t_reports ]]; do
-  alive
-  ((SECONDS < deadline)) || { log "only $(report_count) of $expected reports after 600 s"; exit 1; }
-  sleep 0.5
-done
-POLLER_PID=
-t_reports=$(<"$dir/t_reports")
-log "every namespace has a report after $t_reports s; waiting until each counts its $PODS pods"
-until (($(complete_reports) == NAMESPACES)); do
-  alive
-  ((SECONDS < deadline)) || { log "only $(complete_reports) of $NAMESPACES load reports complete after 600 s"; exit 1; }
-  sleep 1
-done
-t_complete=$(since "$T_LOAD")
-t_after_created=$(since "$T_CREATED")
+await_arrivals 1200
+t_reports=$(jq -r .all_reports "$dir/arrivals-load.json")
+t_complete=$(jq -r .complete "$dir/arrivals-load.json")
+t_after_created=$(minus "$t_complete" "$t_created")
 rss_loaded=$(rss_kib)
-log "every report complete after $t_complete s ($t_after_created s after the last create); RSS $(mib "$rss_loaded") MiB"
+log "every namespace has a report after $t_reports s, every report complete after $t_complete s ($t_after_created s after the last create); RSS $(mib "$rss_loaded") MiB"
 
 log "settling for $((RESYNC_SECONDS + 5)) s (one resync)"
 sleep $((RESYNC_SECONDS + 5))
@@ -246,78 +284,85 @@ versions_after=$(report_versions)
 log "idle: $writes_idle report writes, resourceVersions unchanged: $unchanged"
 
 # ---------------------------------------------------------------------------
-# Churn: one change a second, alternately a pod's app label (to another value
-# of frontend|api|db) and a policy: every other time one of the three policies
-# of a random namespace is deleted, in between the longest-missing one is
-# created again (or another deleted when none is missing).
-log "churn for $CHURN_SECONDS s"
-readonly APPS=(frontend api db)
-readonly POLICIES=(default-deny allow-dns allow-frontend-to-api)
-declare -A relabelled=()
-removed=() # "INDEX POLICY", oldest first
-changes=0 failed=0 relabels=0 deletes=0 creates=0
-writes_before=$(metric netposture_report_writes_total)
+log "churn: $CHURN_RATE changes a second for $CHURN_SECONDS s (default debounce, 1 s)"
 named_versions >"$dir/versions-before-churn"
-T_CHURN=$EPOCHREALTIME
-for ((tick = 0; tick < CHURN_SECONDS; tick++)); do
-  i=$((RANDOM % NAMESPACES))
-  ns="load-$i"
-  if ((tick % 2 == 0)); then
-    j=$((RANDOM % PODS))
-    pod="${APPS[j % 3]}-$j"
-    # The name keeps the original app; the label moves on from its current value.
-    current=${relabelled[$ns/$pod]:-$((j % 3))}
-    next=$(((current + 1 + RANDOM % 2) % 3))
-    relabelled[$ns/$pod]=$next
-    kubectl -n "$ns" label pod "$pod" --overwrite "app=${APPS[next]}" >/dev/null || failed=$((failed + 1))
-    relabels=$((relabels + 1))
-  else
-    if (((tick % 4 == 3 && ${#removed[@]} > 0) || ${#removed[@]} >= 3 * NAMESPACES)); then
-      read -r i policy <<<"${removed[0]}"
-      removed=("${removed[@]:1}")
-      jq -c --arg name "$policy" '.items[] | select(.kind == "NetworkPolicy" and .metadata.name == $name)' \
-        "$(printf '%s/load/ns-%05d.json' "$dir" "$i")" |
-        kubectl create -f - >/dev/null || failed=$((failed + 1))
-      creates=$((creates + 1))
-    else
-      policy=${POLICIES[RANDOM % 3]}
-      while [[ " ${removed[*]} " == *" $i $policy "* ]]; do
-        i=$((RANDOM % NAMESPACES)) policy=${POLICIES[RANDOM % 3]}
-      done
-      ns="load-$i"
-      kubectl -n "$ns" delete networkpolicy "$policy" --wait=false >/dev/null || failed=$((failed + 1))
-      removed+=("$i $policy")
-      deletes=$((deletes + 1))
-    fi
-  fi
-  changes=$((changes + 1))
-  # Keep to one change a second: sleep until the next tick.
-  awk -v t="$T_CHURN" -v k="$((tick + 1))" -v now="$EPOCHREALTIME" \
-    'BEGIN { d = t + k - now; if (d > 0) printf "%.3f", d; else print 0 }' | xargs sleep
-done
-t_churn=$(since "$T_CHURN")
-sleep 5 # the debounce and the last reconciles
-alive
-writes_churn=$(($(metric netposture_report_writes_total) - writes_before))
-per_minute=$(awk -v w="$writes_churn" -v t="$t_churn" 'BEGIN { printf "%.0f", w * 60 / t }')
+churn
+churn_default=$CHURN writes_churn_default=$CHURN_WRITES_PER_MINUTE
+sleep 3 # the last reconciles
 stale_after=$(stale_reports)
 reports_changed=$(named_versions | comm -13 "$dir/versions-before-churn" - | wc -l)
-log "churn: $changes changes ($failed failed) in $t_churn s, $writes_churn report writes; $stale_after reports differ from a fresh scan"
+log "after the churn: $reports_changed reports changed, $stale_after differ from a fresh scan"
 
 # ---------------------------------------------------------------------------
-warnings=$(grep -c -E '\b(WARN|ERROR)\b' "$dir/logs/operator.log" || true)
+# Installed into an existing cluster: no reports yet, every object there.
+log "stopping the operator and deleting every report"
+stop_operator
+kubectl delete networkpostures --all --wait=true >/dev/null
+start_operator
+watch_arrivals "$dir/arrivals-install.json" "$T_OPERATOR" "$expected"
+await_arrivals 1200
+t_install_reports=$(jq -r .all_reports "$dir/arrivals-install.json")
+t_install_complete=$(jq -r .complete "$dir/arrivals-install.json")
+sleep 5
+alive
+rss_install=$(rss_kib)
+per_pod_install=$(((rss_install - rss_baseline) * 1024 / (NAMESPACES * PODS)))
+writes_install=$(metric netposture_report_writes_total)
+log "fresh operator: all reports after $t_install_reports s, complete after $t_install_complete s; RSS $(mib "$rss_install") MiB; $writes_install writes"
+
+# ---------------------------------------------------------------------------
+# A restart over up-to-date reports, then the churn without the debounce.
+log "restarting the operator with --debounce 0s over the existing reports"
+stop_operator
+start_operator --debounce 0s
+wait_leading
+t_restart_ready=$(since "$T_OPERATOR")
+until [[ $(metric netposture_last_full_evaluation_timestamp_seconds) != 0 ]]; do alive; sleep 0.2; done
+sleep 5
+writes_restart=$(metric netposture_report_writes_total)
+log "restarted: ready and leading after $t_restart_ready s; $writes_restart report writes after its first full pass"
+log "churn: $CHURN_RATE changes a second for $CHURN_SECONDS s, --debounce 0s"
+churn
+churn_nodebounce=$CHURN writes_churn_nodebounce=$CHURN_WRITES_PER_MINUTE
+
+# ---------------------------------------------------------------------------
+warnings=$(cat "$dir"/logs/operator-*.log | grep -c -E '\b(WARN|ERROR)\b' || true)
+panics=$(cat "$dir"/logs/operator-*.log | grep -c 'panicked' || true)
+row() { printf '%-64s %30s  %s\n' "$@"; }
+# Field $1 of the churn JSON $2, in seconds to two decimals.
+seconds() { jq -r --arg f "$1" '.[$f] | if . == null then "-" else "\(. * 100 | round / 100) s" end' <<<"$2"; }
 {
-  printf 'pods: %d  namespaces: %d (+%d system)  policies: %d\n' \
-    $((NAMESPACES * PODS)) "$NAMESPACES" "$system_namespaces" $((NAMESPACES * 3))
-  printf 'created in %s s; every namespace has a report: %s s; every report counts all pods: %s s (%s s after the last create)\n' \
-    "$t_created" "$t_reports" "$t_complete" "$t_after_created"
-  printf 'operator RSS: baseline %s MiB, loaded %s MiB, settled %s MiB -> %s bytes/pod above baseline\n' \
-    "$(mib "$rss_baseline")" "$(mib "$rss_loaded")" "$(mib "$rss_settled")" "$per_pod"
-  printf 'idle: %d report writes in %d s (2 resyncs), resourceVersions unchanged: %s\n' \
-    "$writes_idle" "$IDLE_SECONDS" "$unchanged"
-  printf 'churn: %d changes in %s s (%d pod relabels, %d policy deletes, %d re-creates, %d failed) -> %d report writes (%s/min) to %d reports\n' \
-    "$changes" "$t_churn" "$relabels" "$deletes" "$creates" "$failed" "$writes_churn" "$per_minute" "$reports_changed"
-  printf 'reports differing from a fresh scan: %d before churn, %d after; load namespaces not covered before churn: %d\n' \
-    "$stale_before" "$stale_after" "$uncovered"
-  printf 'operator log WARN/ERROR lines: %d\n' "$warnings"
+  printf 'netposture operator: %d pods in %d namespaces (+%d system), %d policies; PARALLEL=%d, resync %d s\n' \
+    $((NAMESPACES * PODS)) "$NAMESPACES" "$system_namespaces" $((NAMESPACES * 3)) "$PARALLEL" "$RESYNC_SECONDS"
+  row "measure" "measured" "target"
+  row "objects created (kubectl create), from the first create" "$t_created s" ""
+  row "every namespace has a report, from the first create" "$t_reports s" ""
+  row "every report counts all pods, after the last create" "$t_after_created s" ""
+  row "operator started on the populated cluster: every report" "$t_install_reports s" ""
+  row "operator started on the populated cluster: every report complete" "$t_install_complete s" ""
+  row "operator restart over current reports: ready and leading" "$t_restart_ready s" ""
+  row "operator RSS: empty cluster baseline" "$(mib "$rss_baseline") MiB" ""
+  row "operator RSS: loaded / after one resync" "$(mib "$rss_loaded") / $(mib "$rss_settled") MiB" ""
+  row "RSS per pod above baseline, after one resync" "$per_pod B" "<= 2048 B"
+  row "RSS per pod above baseline, fresh start on the loaded cluster" "$per_pod_install B ($(mib "$rss_install") MiB)" "<= 2048 B"
+  row "report writes idle ($IDLE_SECONDS s, two resyncs)" "$writes_idle (rv unchanged: $unchanged)" "0"
+  row "report writes by a restart over current reports" "$writes_restart" "0"
+  for run in default nodebounce; do
+    if [[ $run == default ]]; then
+      json=$churn_default writes=$writes_churn_default label="default --debounce 1s"
+    else
+      json=$churn_nodebounce writes=$writes_churn_nodebounce label="--debounce 0s"
+    fi
+    row "churn, $label: changes made / seen in reports" \
+      "$(jq -r '"\(.changes) / \(.observed) (\(.rate)/s; \(.skipped) ticks busy, \(.failed) failed)"' <<<"$json")" ""
+    row "  change-to-report latency p50 / p90" "$(seconds p50 "$json") / $(seconds p90 "$json")" ""
+    row "  change-to-report latency p99 / max" "$(seconds p99 "$json") / $(seconds max "$json")" "p99 <= 2 s"
+    row "  report writes per minute" "$writes" ""
+  done
+  row "reports differing from a fresh scan: before / after churn" "$stale_before / $stale_after" "0"
+  row "reports changed by the first churn" "$reports_changed" ""
+  row "load namespaces not covered" "$uncovered" "0"
+  row "operator logs: WARN/ERROR lines / panics" "$warnings / $panics" "0"
+  printf 'churn by kind, --debounce 1s: %s\n' "$(jq -c .by_kind <<<"$churn_default")"
+  printf 'churn by kind, --debounce 0s: %s\n' "$(jq -c .by_kind <<<"$churn_nodebounce")"
 } | tee "$dir/summary.txt"

@@ -4,6 +4,8 @@
 //! API with deadlines. Everything talks to the cluster through `kubectl`, as
 //! users do.
 
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -317,6 +319,16 @@ impl Operator {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// A panic in any task shows in the log even when the process survives it.
+    pub fn assert_no_panic(&self) {
+        let log = self.log();
+        assert!(
+            !log.contains("panicked"),
+            "operator {} panicked:\n{log}",
+            self.identity
+        );
+    }
 }
 
 impl Drop for Operator {
@@ -423,6 +435,98 @@ pub fn resource_versions() -> Vec<(String, String)> {
         .collect();
     versions.sort();
     versions
+}
+
+/// Notes how long the operator took to recover from `fault` (from the end of
+/// the fault until the reports were right again): printed, and appended to
+/// `$NETPOSTURE_RECOVERY_FILE`, from which `e2e/run.sh` prints a summary.
+pub fn record_recovery(fault: &str, took: Duration) {
+    let seconds = took.as_secs_f64();
+    eprintln!("recovery {fault}: {seconds:.1} s");
+    if let Some(path) = std::env::var_os("NETPOSTURE_RECOVERY_FILE") {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("the recovery file opens");
+        writeln!(file, "{fault}\t{seconds:.1}").expect("the recovery file is written");
+    }
+}
+
+/// Report spec and status by name, without what differs between two correct
+/// evaluations (the evaluation time and the conditions' transition times).
+/// A report without status keeps a null one.
+fn normalized_reports(list: &Value) -> BTreeMap<String, Value> {
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    items
+        .into_iter()
+        .filter_map(|mut report| {
+            let name = report["metadata"]["name"].as_str()?.to_string();
+            if let Some(status) = report["status"].as_object_mut() {
+                status.remove("lastEvaluated");
+                let conditions = status.get_mut("conditions").and_then(Value::as_array_mut);
+                for condition in conditions.into_iter().flatten() {
+                    condition
+                        .as_object_mut()
+                        .map(|c| c.remove("lastTransitionTime"));
+                }
+            }
+            let kept = serde_json::json!({"spec": report["spec"], "status": report["status"]});
+            Some((name, kept))
+        })
+        .collect()
+}
+
+/// Every report as `netposture scan` of the live cluster computes it now:
+/// the same engine, evaluated from scratch.
+pub fn scanned_reports() -> BTreeMap<String, Value> {
+    let output = Command::new(operator_binary())
+        .args(["scan", "-o", "json"])
+        .env("KUBECONFIG", admin_kubeconfig())
+        .output()
+        .expect("netposture scan runs");
+    assert!(
+        output.status.success(),
+        "netposture scan failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    normalized_reports(&serde_json::from_slice(&output.stdout).expect("scan prints JSON"))
+}
+
+/// Every report the operator wrote, normalized like `scanned_reports`.
+pub fn written_reports() -> BTreeMap<String, Value> {
+    let text = kubectl_ok(&["get", "networkpostures", "-o", "json"]);
+    normalized_reports(&serde_json::from_str(&text).expect("kubectl prints JSON"))
+}
+
+/// Of `namespaces`, those whose report is missing or differs from a fresh scan.
+pub fn reports_differing_from_scan(namespaces: &[&str]) -> Vec<String> {
+    let scanned = scanned_reports();
+    let written = written_reports();
+    namespaces
+        .iter()
+        .filter(|ns| !scanned.contains_key(**ns) || scanned.get(**ns) != written.get(**ns))
+        .map(|ns| ns.to_string())
+        .collect()
+}
+
+/// Waits until the reports of `namespaces` (and of default and kube-system)
+/// all exist and agree with a fresh scan.
+pub fn reports_agree_with_scan(namespaces: &[&str]) {
+    let mut all = vec!["default", "kube-system"];
+    all.extend_from_slice(namespaces);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let differing = reports_differing_from_scan(&all);
+        if differing.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reports still differ from a fresh scan after 30 s: {differing:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Runs an `e2e/cluster.sh` subcommand on the suite's control plane.

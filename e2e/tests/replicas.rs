@@ -57,6 +57,8 @@ fn only_the_leader_writes_and_killing_it_hands_over() {
 
     let killed = Instant::now();
     first.kill();
+    // Made while nobody leads: the new leader must catch up with it.
+    ns.apply(ALLOW_DNS);
     eventually("the follower to take over", Duration::from_secs(40), || {
         (leader_value(&second) == Some(1.0)).then_some(())
     });
@@ -64,16 +66,22 @@ fn only_the_leader_writes_and_killing_it_hands_over() {
         "handover after SIGKILL of the leader: {:?}",
         killed.elapsed()
     );
-    ns.apply(ALLOW_DNS);
     report_where(&ns.name, "written by the new leader", |r| {
         status_flag(r, "dnsAllowed") == Some(true)
     });
+    record_recovery(
+        "leader killed (SIGKILL), the follower takes over",
+        killed.elapsed(),
+    );
     assert!(
         second
             .metric("netposture_report_writes_total", &[])
             .unwrap_or(0.0)
             >= 1.0
     );
+    reports_agree_with_scan(&[&ns.name]);
+    first.assert_no_panic();
+    second.assert_no_panic();
 }
 
 #[test]
@@ -90,5 +98,10 @@ fn sigterm_exits_zero_and_frees_the_lease_for_the_next_replica() {
     eventually("the other replica to lead", Duration::from_secs(15), || {
         (leader_value(&second) == Some(1.0)).then_some(())
     });
-    eprintln!("handover after SIGTERM: {:?}", stopped.elapsed());
+    record_recovery(
+        "leader stopped (SIGTERM), the other replica leads",
+        stopped.elapsed(),
+    );
+    first.assert_no_panic();
+    second.assert_no_panic();
 }

@@ -294,6 +294,14 @@ pub fn parse_duration(text: &str, field: &str) -> Result<std::time::Duration, St
     Ok(std::time::Duration::from_secs(number * seconds_per_unit))
 }
 
+/// A duration where zero means "off", e.g. `--debounce 0s`.
+pub fn parse_duration_or_zero(text: &str, field: &str) -> Result<std::time::Duration, String> {
+    match text.trim() {
+        "0" | "0s" => Ok(std::time::Duration::ZERO),
+        _ => parse_duration(text, field),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +338,13 @@ mod tests {
             let err = parse_duration(bad, "resyncPeriod").unwrap_err();
             assert!(err.starts_with("resyncPeriod:"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn zero_turns_off_only_where_allowed() {
+        assert!(parse_duration_or_zero("0s", "x").unwrap().is_zero());
+        assert_eq!(parse_duration_or_zero("2s", "x").unwrap().as_secs(), 2);
+        assert!(parse_duration_or_zero("soon", "--debounce").is_err());
     }
 
     #[test]

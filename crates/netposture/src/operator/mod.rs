@@ -33,7 +33,7 @@ use netposture_engine::CniStatus;
 use tokio::sync::{mpsc, watch as signal_watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::config::{CniOverride, Config, parse_duration};
+use crate::config::{CniOverride, Config, parse_duration, parse_duration_or_zero};
 use context::{Context, ContextParts};
 use health::Health;
 use metrics::Metrics;
@@ -67,8 +67,8 @@ pub struct OperatorArgs {
     /// Reconciles running at once.
     #[arg(long, default_value_t = 4)]
     concurrency: u16,
-    /// Collect changes for this long before re-evaluating a namespace.
-    #[arg(long, default_value = "1s", value_parser = |s: &str| parse_duration(s, "--debounce"))]
+    /// Collect changes for this long before re-evaluating a namespace (0s: re-evaluate at once).
+    #[arg(long, default_value = "1s", value_parser = |s: &str| parse_duration_or_zero(s, "--debounce"))]
     debounce: Duration,
     /// How long one watch request lasts before it is renewed (and RBAC checked again).
     #[arg(long, default_value = "290s", value_parser = |s: &str| parse_duration(s, "--watch-timeout"))]
