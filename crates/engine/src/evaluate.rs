@@ -17,8 +17,8 @@ use crate::ipset::{Family, block_addresses};
 use crate::layers::{self, Enforcement, LayerDefault, LayerPolicy, LayerSide};
 use crate::mesh::Mesh;
 use crate::model::{
-    ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortSpec, Protocol,
-    Rule,
+    ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortMatch, PortSpec,
+    Protocol, Rule,
 };
 use crate::posture::{AcceptedRisk, NamespacePosture, PodCounts, ids};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
@@ -583,7 +583,7 @@ fn reopened_by(rules: &[(&str, &Rule)]) -> Option<Vec<String>> {
         // constant; port 1 starts the first stretch even if no rule does.
         let bounds: BTreeSet<u32> = rules
             .iter()
-            .flat_map(|(_, r)| external_port_ranges(r, protocol))
+            .flat_map(|(_, r)| external_port_ranges(&r.ports, protocol))
             .flat_map(|(start, end)| [start, end + 1])
             .chain([1])
             .filter(|port| *port <= 65535)
@@ -657,13 +657,13 @@ pub(crate) fn public_family_covered<'r>(
     })
 }
 
-/// Port ranges of `protocol` a rule admits toward addresses outside the
-/// cluster; named ports never match there.
-pub(crate) fn external_port_ranges(rule: &Rule, protocol: Protocol) -> Vec<(u32, u32)> {
-    if rule.ports.is_empty() {
+/// Port ranges of `protocol` a rule's ports admit toward addresses outside
+/// the cluster (empty: every port); named ports never match there.
+pub(crate) fn external_port_ranges(ports: &[PortMatch], protocol: Protocol) -> Vec<(u32, u32)> {
+    if ports.is_empty() {
         return vec![(1, 65535)];
     }
-    rule.ports
+    ports
         .iter()
         .filter(|m| m.protocol == protocol)
         .filter_map(|m| match m.port {
@@ -689,7 +689,7 @@ pub(crate) fn open_egress(policies: &[&Policy]) -> Option<String> {
         // Between two consecutive bounds the set of admitting rules is constant.
         let bounds: BTreeSet<u32> = rules
             .iter()
-            .flat_map(|(_, r)| external_port_ranges(r, protocol))
+            .flat_map(|(_, r)| external_port_ranges(&r.ports, protocol))
             .flat_map(|(start, end)| [start, end + 1])
             .filter(|port| *port <= 65535)
             .collect();

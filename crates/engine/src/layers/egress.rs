@@ -8,7 +8,7 @@ use super::{Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORD
 use crate::evaluate::{admits_addresses, external_port_ranges, rule_addresses};
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
-use crate::model::{Policy, PortSpec, Protocol, Rule};
+use crate::model::{Policy, Protocol, Rule};
 
 fn intersection(a: &Intervals, b: &Intervals) -> Intervals {
     let mut outside = a.clone();
@@ -34,21 +34,6 @@ fn layer_addresses(rule: &LayerRule, family: Family) -> Intervals {
         }
     }
     addresses
-}
-
-fn layer_port_ranges(rule: &LayerRule, protocol: Protocol) -> Vec<(u32, u32)> {
-    if rule.ports.is_empty() {
-        return vec![(1, 65535)];
-    }
-    rule.ports
-        .iter()
-        .filter(|m| m.protocol == protocol)
-        .filter_map(|m| match m.port {
-            PortSpec::Any => Some((1, 65535)),
-            PortSpec::Range(start, end) => Some((start.into(), end.into())),
-            PortSpec::Named(_) => None,
-        })
-        .collect()
 }
 
 /// Public addresses of one family on one port, as the stages decide them.
@@ -148,11 +133,11 @@ pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<
         // Between two consecutive bounds every rule's answer is constant.
         let bounds: BTreeSet<u32> = rules
             .iter()
-            .flat_map(|(_, r)| external_port_ranges(r, protocol))
+            .flat_map(|(_, r)| external_port_ranges(&r.ports, protocol))
             .chain(
                 side.rules
                     .iter()
-                    .flat_map(|a| layer_port_ranges(a.rule, protocol)),
+                    .flat_map(|a| external_port_ranges(&a.rule.ports, protocol)),
             )
             .flat_map(|(start, end)| [start, end + 1])
             .chain([1])
