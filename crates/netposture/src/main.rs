@@ -8,6 +8,7 @@ mod explain;
 mod fail_on;
 mod input;
 mod inventory;
+mod json_items;
 mod manifests;
 mod operator;
 mod output;

@@ -149,20 +149,19 @@ impl Manifests {
     fn read_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
         let trimmed = text.trim_start();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            let value: Value = serde_json::from_str(text).map_err(|e| LoadError::Syntax {
-                path: file.into(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })?;
-            let values = match value {
-                Value::Array(values) => values,
-                value => vec![value],
-            };
-            for (index, value) in values.into_iter().enumerate() {
+            let mut index = 0;
+            let mut each = |value: Value| {
                 self.add_value(value, &origin(file, index));
-            }
-            return Ok(());
+                index += 1;
+            };
+            return crate::json_items::for_each_value(text, &mut each).map_err(|e| {
+                LoadError::Syntax {
+                    path: file.into(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                }
+            });
         }
         for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
             let value = Value::deserialize(document).map_err(|e| {
