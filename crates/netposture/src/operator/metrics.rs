@@ -13,7 +13,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use netposture_engine::compliance::{self, CONTROLS};
-use netposture_engine::{CniStatus, NamespacePosture};
+use netposture_engine::posture::ids;
+use netposture_engine::{CheckStatus, CniStatus, NamespacePosture};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -274,10 +275,12 @@ struct NamespaceSummary {
     unprotected_pods: u64,
     /// Bit `i` set when the namespace fails `compliance::CONTROLS[i]`.
     failing_controls: u64,
+    /// Bit `i` set when a check with id `ids::ALL[i]` has status Fail.
+    failing_checks: u32,
 }
 
-// One bit per control in `NamespaceSummary::failing_controls`.
-const _: () = assert!(CONTROLS.len() <= 64);
+// One bit per control in `NamespaceSummary::failing_controls`, per check id in `failing_checks`.
+const _: () = assert!(CONTROLS.len() <= 64 && ids::ALL.len() <= 32);
 
 impl From<&NamespacePosture> for NamespaceSummary {
     fn from(posture: &NamespacePosture) -> Self {
@@ -296,6 +299,16 @@ impl From<&NamespacePosture> for NamespaceSummary {
                 .iter()
                 .enumerate()
                 .filter(|(_, control)| compliance::namespace_fails(control, posture))
+                .fold(0, |bits, (i, _)| bits | (1 << i)),
+            failing_checks: ids::ALL
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| {
+                    posture
+                        .checks
+                        .iter()
+                        .any(|c| c.id == **id && c.status == CheckStatus::Fail)
+                })
                 .fold(0, |bits, (i, _)| bits | (1 << i)),
         }
     }
@@ -411,6 +424,36 @@ impl Collector for PostureCollector {
             "netposture_compliance_control_failing_namespaces",
             "Namespaces whose checks fail or warn for this compliance control.",
             failing,
+        )?;
+
+        // Only failing checks: one series per namespace and check would be
+        // tens of thousands in a big cluster, nearly all of them 0.
+        let failing_checks = namespaces.iter().flat_map(|(namespace, summary)| {
+            ids::ALL
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| summary.failing_checks & (1 << i) != 0)
+                .map(move |(_, id)| ([("namespace", namespace.as_str()), ("check", *id)], 1u64))
+        });
+        encode_gauges(
+            &mut encoder,
+            "netposture_namespace_check_failing",
+            "1 for each check that fails in the namespace; checks that pass, warn or are accepted have no series.",
+            failing_checks,
+        )?;
+        // Every check always, so a check nobody fails shows 0, not no data.
+        let per_check = ids::ALL.iter().enumerate().map(|(i, id)| {
+            let count = namespaces
+                .values()
+                .filter(|s| s.failing_checks & (1 << i) != 0)
+                .count();
+            ([("check", *id)], count)
+        });
+        encode_gauges(
+            &mut encoder,
+            "netposture_check_failing_namespaces",
+            "Namespaces in which the check fails.",
+            per_check,
         )?;
 
         if let Some(cni) = &table.cni {
@@ -537,6 +580,49 @@ mod tests {
         ] {
             assert!(lines.contains(&expected), "missing {expected} in\n{text}");
         }
+    }
+
+    #[test]
+    fn failing_checks_are_counted_per_check_and_listed_per_namespace() {
+        let check = |id: &str, status| netposture_engine::Check {
+            id: id.into(),
+            status,
+            severity: netposture_engine::Severity::High,
+            message: String::new(),
+            evidence: Vec::new(),
+            remediation: String::new(),
+            controls: Vec::new(),
+        };
+        let metrics = Metrics::new();
+        let mut exposed = posture(false, &[], 0);
+        exposed.checks = vec![
+            check(ids::DASHBOARD_EXPOSED, CheckStatus::Fail),
+            check(ids::HOST_PORTS, CheckStatus::Warn),
+            check(ids::MESH_MTLS, CheckStatus::Accepted),
+        ];
+        metrics.set_namespace("tools", &exposed);
+        metrics.set_namespace("shop", &posture(true, &[], 0));
+        let text = metrics.encode();
+        let lines = samples(&text);
+        for expected in [
+            r#"netposture_namespace_check_failing{namespace="tools",check="dashboard-exposed"} 1"#,
+            r#"netposture_check_failing_namespaces{check="dashboard-exposed"} 1"#,
+            r#"netposture_check_failing_namespaces{check="host-ports"} 0"#,
+            r#"netposture_check_failing_namespaces{check="mesh-mtls"} 0"#,
+        ] {
+            assert!(lines.contains(&expected), "missing {expected} in\n{text}");
+        }
+        let per_namespace = lines
+            .iter()
+            .filter(|l| l.starts_with("netposture_namespace_check_failing"))
+            .count();
+        assert_eq!(per_namespace, 1, "only failing checks have series: {text}");
+        metrics.remove_namespace("tools");
+        assert!(
+            !metrics
+                .encode()
+                .contains("netposture_namespace_check_failing")
+        );
     }
 
     #[test]
