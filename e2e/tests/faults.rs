@@ -104,10 +104,11 @@ fn lost_permission_makes_it_unready_and_it_recovers_when_granted_again() {
     revoke_policy_access();
     // Short watches, so the revocation is noticed within seconds, not minutes.
     let operator = Operator::start("faults-rbac", &["--watch-timeout", "5s"]);
+    // Before the first list answers, every kind reads "starting": wait for the forbidden one.
     let unready = eventually("not ready while forbidden", Duration::from_secs(30), || {
         operator
             .get("/readyz")
-            .filter(|(code, _)| *code == 503)
+            .filter(|(code, body)| *code == 503 && body.contains("forbidden"))
             .map(|(_, body)| body)
     });
     assert!(
