@@ -210,7 +210,8 @@ fn namespace_selectors(policy: &Policy) -> impl Iterator<Item = &kube_core::Sele
         })
 }
 
-fn selects_namespaces(state: &NamespaceState) -> bool {
+/// Whether some rule of the namespace's policies selects namespaces.
+pub(crate) fn selects_namespaces(state: &NamespaceState) -> bool {
     state
         .policies
         .values()

@@ -215,18 +215,7 @@ impl Findings<'_> {
     }
 
     pub(super) fn spoofable_namespace_selectors(&self) -> Check {
-        let selects_namespaces = self.state.policies.values().any(|policy| {
-            peers(policy).any(|(_, peer)| {
-                matches!(
-                    peer,
-                    Peer::Selector {
-                        namespaces: Some(_),
-                        ..
-                    }
-                )
-            })
-        });
-        if !selects_namespaces {
+        if !crate::impact::selects_namespaces(self.state) {
             return check(
                 ids::SPOOFABLE_NAMESPACE_SELECTORS,
                 CheckStatus::NotApplicable,

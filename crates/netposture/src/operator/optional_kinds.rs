@@ -33,17 +33,15 @@ pub enum OptionalKind {
 
 impl OptionalKind {
     fn of(resource: &ApiResource) -> Option<Self> {
-        // Calico's API server serves the CRDs' objects again under
-        // projectcalico.org: only the CRD group is watched, so nothing counts twice.
-        if resource.group == "projectcalico.org" {
-            return None;
-        }
         if resource.group == ISTIO_SECURITY_GROUP && resource.kind == PEER_AUTHENTICATION {
             return Some(OptionalKind::PeerAuthentication);
         }
         layer_kind(&resource.group, &resource.kind).map(OptionalKind::Layer)
     }
 
+    /// The groups discovery looks at. Calico's API server serves the CRDs'
+    /// objects again under projectcalico.org; only the CRD group is among
+    /// these, so nothing counts twice.
     fn groups() -> BTreeSet<&'static str> {
         LAYER_KINDS
             .iter()
