@@ -47,9 +47,16 @@ fn admin_kubeconfig() -> PathBuf {
 }
 
 fn operator_binary() -> PathBuf {
-    std::env::var_os("NETPOSTURE_BIN")
+    let bin = std::env::var_os("NETPOSTURE_BIN")
         .map(PathBuf::from)
-        .expect("NETPOSTURE_BIN names the netposture binary under test (set by `just e2e`)")
+        .expect("NETPOSTURE_BIN names the netposture binary under test (set by `just e2e`)");
+    // The tests run in e2e/, not where whoever set the variable stood.
+    assert!(
+        bin.is_absolute(),
+        "NETPOSTURE_BIN must be an absolute path, got {}",
+        bin.display()
+    );
+    bin
 }
 
 /// Runs kubectl as the cluster admin.
