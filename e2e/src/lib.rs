@@ -42,11 +42,12 @@ pub fn cluster_dir() -> PathBuf {
     }
 }
 
-fn admin_kubeconfig() -> PathBuf {
+pub fn admin_kubeconfig() -> PathBuf {
     cluster_dir().join("kubeconfig")
 }
 
-fn operator_binary() -> PathBuf {
+/// The netposture binary under test (the operator and the CLI are one).
+pub fn operator_binary() -> PathBuf {
     let bin = std::env::var_os("NETPOSTURE_BIN")
         .map(PathBuf::from)
         .expect("NETPOSTURE_BIN names the netposture binary under test (set by `just e2e`)");
@@ -131,6 +132,7 @@ pub fn apply_crd_and_rbac() {
         "crds/networkpostures.netposture.io.yaml",
         "deploy/base/namespace.yaml",
         "deploy/base/rbac.yaml",
+        "deploy/base/view-role.yaml",
     ] {
         kubectl_ok(&["apply", "-f", root.join(file).to_str().expect("UTF-8 path")]);
     }

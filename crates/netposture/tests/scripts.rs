@@ -9,7 +9,9 @@ use std::process::Command;
 
 fn target_dir(cargo_target_dir: Option<&str>, cwd: &Path) -> PathBuf {
     let mut command = Command::new(common::repo("scripts/target-dir"));
-    command.current_dir(cwd).env_remove("CARGO_BUILD_TARGET_DIR");
+    command
+        .current_dir(cwd)
+        .env_remove("CARGO_BUILD_TARGET_DIR");
     match cargo_target_dir {
         Some(dir) => command.env("CARGO_TARGET_DIR", dir),
         None => command.env_remove("CARGO_TARGET_DIR"),
@@ -32,7 +34,10 @@ fn target_dir_is_absolute_for_unset_relative_and_absolute_cargo_target_dir() {
     assert_eq!(target_dir(None, &root), root.join("target"));
     // Scripts run from the workspace root, so a relative directory is taken
     // from there, also when the script is called from elsewhere.
-    assert_eq!(target_dir(Some("build/t"), &elsewhere), root.join("build/t"));
+    assert_eq!(
+        target_dir(Some("build/t"), &elsewhere),
+        root.join("build/t")
+    );
     assert_eq!(
         target_dir(Some(absolute.to_str().expect("utf-8")), &elsewhere),
         absolute
