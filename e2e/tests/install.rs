@@ -125,7 +125,7 @@ fn the_binary_works_as_a_kubectl_plugin() {
     let scan = kubectl_in(&["netposture", "scan", "-f", examples.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&scan.stdout);
     assert!(
-        scan.status.success() && text.contains("analytics") && text.contains("covered"),
+        scan.status.success() && text.contains("analytics") && text.contains("shop"),
         "{text}{}",
         String::from_utf8_lossy(&scan.stderr)
     );
