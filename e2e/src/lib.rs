@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod prometheus;
+
 pub const OPERATOR_NAMESPACE: &str = "netposture-system";
 pub const SERVICE_ACCOUNT: &str = "netposture";
 

@@ -2,13 +2,17 @@
 //! benchmarks hand the binary's path to processes that run elsewhere, so
 //! `scripts/target-dir` must give an absolute path for any CARGO_TARGET_DIR.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
 fn target_dir(cargo_target_dir: Option<&str>, cwd: &Path) -> PathBuf {
-    let mut command = Command::new(common::repo("scripts/target-dir"));
+    let mut command = Command::new(repo("scripts/target-dir"));
     command
         .current_dir(cwd)
         .env_remove("CARGO_BUILD_TARGET_DIR");
@@ -27,7 +31,7 @@ fn target_dir(cargo_target_dir: Option<&str>, cwd: &Path) -> PathBuf {
 
 #[test]
 fn target_dir_is_absolute_for_unset_relative_and_absolute_cargo_target_dir() {
-    let root = common::repo("").canonicalize().expect("repository root");
+    let root = repo("").canonicalize().expect("repository root");
     let elsewhere = std::env::temp_dir();
     let absolute = elsewhere.join("netposture-target-dir-test");
 
