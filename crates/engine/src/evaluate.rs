@@ -313,7 +313,7 @@ impl<'a> Evaluator<'a> {
         });
         let layers: Vec<&LayerPolicy> = cluster
             .layers()
-            .filter(|l| l.enforcement(&cni) != Enforcement::NotEnforced)
+            .filter(|l| l.rejected.is_none() && l.enforcement(&cni) != Enforcement::NotEnforced)
             .collect();
         Evaluator {
             cluster,

@@ -12,6 +12,7 @@ mod defaults;
 mod egress;
 mod selectors;
 mod tiered;
+mod tiered_validation;
 
 use std::fmt;
 
@@ -223,13 +224,15 @@ pub enum LayerPeer {
     /// A peer the engine cannot evaluate (domain names, nodes): it matches
     /// nothing here, and a note on the policy says so.
     Unevaluated,
+    /// No one: what a fail-closed peer of an allowing rule matches.
+    Nothing,
 }
 
 impl LayerPeer {
     fn matches(&self, remote: &Remote<'_>) -> bool {
         match (self, remote) {
             (LayerPeer::Everything, _) => true,
-            (LayerPeer::Unevaluated, _) => false,
+            (LayerPeer::Unevaluated | LayerPeer::Nothing, _) => false,
             (LayerPeer::Pods(set), Remote::Pod(end)) => {
                 set.matches(end.namespace, end.namespace_labels, end.pod)
             }
@@ -260,20 +263,41 @@ pub struct LayerRule {
     pub ports: Vec<PortMatch>,
 }
 
+/// Whether a rule matches a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Matching {
+    Yes,
+    No,
+    /// Only a peer netposture cannot evaluate could match it.
+    Maybe,
+}
+
 impl LayerRule {
-    pub fn matches(
+    pub fn matching(
         &self,
         remote: &Remote<'_>,
         protocol: Protocol,
         port: u16,
         destination: Option<&Pod>,
-    ) -> bool {
-        (self.ports.is_empty()
+    ) -> Matching {
+        let port_ok = self.ports.is_empty()
             || self
                 .ports
                 .iter()
-                .any(|p| p.admits(protocol, port, destination)))
-            && (self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)))
+                .any(|p| p.admits(protocol, port, destination));
+        if !port_ok {
+            Matching::No
+        } else if self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)) {
+            Matching::Yes
+        } else if self
+            .peers
+            .iter()
+            .any(|p| matches!(p, LayerPeer::Unevaluated))
+        {
+            Matching::Maybe
+        } else {
+            Matching::No
+        }
     }
 }
 
@@ -313,6 +337,9 @@ pub struct LayerPolicy {
     /// Main stage: the directions in which selecting a pod isolates it.
     pub isolates: Vec<Direction>,
     pub notes: Vec<Note>,
+    /// Why the API server would reject the object: it is then left out of
+    /// the evaluation and reported as an invalid object.
+    pub rejected: Option<String>,
 }
 
 /// How the index keys a layer policy.
@@ -339,14 +366,39 @@ impl LayerPolicy {
             egress: None,
             isolates: Vec::new(),
             notes: Vec::new(),
+            rejected: None,
         };
         let spec = &object["spec"];
         match kind.group {
-            TIERED_GROUP => tiered::convert(&mut policy, spec),
+            TIERED_GROUP => {
+                let violations = tiered_validation::violations(kind.kind, name, spec);
+                if violations.is_empty() {
+                    tiered::convert(&mut policy, spec);
+                } else {
+                    policy.reject(violations.join("; "));
+                    // Reported where its subject, when readable, would apply.
+                    policy.subject = tiered::subject(&spec["subject"]).ok();
+                }
+            }
             CALICO_GROUP => calico::convert(&mut policy, spec),
             _ => cilium::convert(&mut policy, object),
         }
         policy
+    }
+
+    /// Leaves the policy out of the evaluation: the API server would not
+    /// store it (or, of two with one name, only one of them).
+    pub fn reject(&mut self, reason: String) {
+        self.rejected = Some(reason);
+        self.ingress = None;
+        self.egress = None;
+        self.isolates.clear();
+        self.notes.clear();
+    }
+
+    /// A tiered API's policy with a priority, which the API lets tie.
+    pub fn has_priority(&self) -> bool {
+        self.kind.group == TIERED_GROUP && self.order.is_some()
     }
 
     pub fn key(&self) -> LayerKey {
@@ -387,7 +439,8 @@ impl LayerPolicy {
         let order = self.order.map(|o| o.to_string());
         match (self.kind.group, self.stage, order) {
             (TIERED_GROUP, Stage::Admin, Some(o)) => format!("Admin tier, priority {o}"),
-            (TIERED_GROUP, _, _) => "Baseline tier".into(),
+            (TIERED_GROUP, _, Some(o)) => format!("Baseline tier, priority {o}"),
+            (TIERED_GROUP, _, None) => "Baseline tier".into(),
             (CALICO_GROUP, _, Some(o)) => format!("Calico, order {o}"),
             (CALICO_GROUP, _, None) => "Calico, no order".into(),
             _ => "Cilium".into(),
