@@ -15,6 +15,7 @@
 //! `proptest-regressions/`. `PROPTEST_CASES` overrides the number of cases.
 
 mod generate;
+mod layers;
 mod reference;
 mod regressions;
 
