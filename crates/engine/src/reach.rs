@@ -155,6 +155,9 @@ pub enum SideReason {
         #[serde(skip_serializing_if = "Option::is_none")]
         same_priority_as: Option<String>,
     },
+    /// A layer policy that may select the pod could not be read (see
+    /// `unevaluated-policies`): it may decide anything.
+    UnreadPolicy { policy: String, tier: String },
     /// Source and destination are the same pod, which can always reach itself.
     SamePod,
     /// No pod on this side: an address outside the cluster has no policy.
@@ -210,6 +213,7 @@ enum Decision<'p> {
     Layer(Applied<'p>),
     /// This rule may decide otherwise; with the rule it ties with, if that is why.
     Undetermined(Applied<'p>, Option<Applied<'p>>),
+    Unread(&'p LayerPolicy),
     SamePod,
     NotApplicable,
 }
@@ -262,6 +266,10 @@ impl Decision<'_> {
                 action: applied.rule.action,
                 same_priority_as: tie
                     .map(|t| format!("{} {direction}[{}]", t.policy.describe(), t.index)),
+            },
+            Decision::Unread(policy) => SideReason::UnreadPolicy {
+                policy: policy.describe(),
+                tier: policy.tier(),
             },
             Decision::SamePod => SideReason::SamePod,
             Decision::NotApplicable => SideReason::NotApplicable,
@@ -446,6 +454,9 @@ impl<'p> Unsure<'p> {
     /// earliest unsure rule that would answer otherwise makes it
     /// undetermined. A Pass always could: where it leads is not walked.
     fn settle(self, decided: Decided<'p>) -> Decided<'p> {
+        if decided.0 == Reach::Undetermined {
+            return decided;
+        }
         let differs = |applied: &Applied<'_>| match applied.rule.action {
             Action::Allow => decided.0 != Reach::Allowed,
             Action::Deny => decided.0 != Reach::Denied,
@@ -470,8 +481,22 @@ fn walk_layers<'p>(
     network_policy: impl Fn() -> Decided<'p>,
     probe: &mut Probe<'_, 'p>,
 ) -> Decided<'p> {
+    let unread = |stage: Option<Stage>| {
+        layers
+            .unread
+            .iter()
+            .find(|p| stage.is_none_or(|s| p.stage == s))
+            .map(|p| (Reach::Undetermined, Decision::Unread(p)))
+    };
+    if let Some(undetermined) = unread(Some(Stage::Admin)) {
+        return undetermined;
+    }
     if let Some(Some(decided)) = first_match(layers.stage(Stage::Admin), probe) {
         return decided;
+    }
+    // Past the Admin tier, a policy that could not be read may decide anything.
+    if let Some(undetermined) = unread(None) {
+        return undetermined;
     }
     let before = layers
         .stage(Stage::Main)

@@ -283,6 +283,9 @@ fn explain_side(
                 ),
             }
         }
+        SideReason::UnreadPolicy { policy, tier } => format!(
+            "undetermined: {policy} ({tier}) may apply but could not be read (see unevaluated-policies)"
+        ),
         SideReason::Rule { policy, rule } => {
             let rule_name = rule_name(policy, direction, *rule);
             if verdict.reach != Reach::CniDependent {

@@ -18,8 +18,9 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
     if let Some(tier) = spec["tier"].as_str().filter(|t| *t != "default") {
         policy.notes.push(Note::new(
             None,
-            format!("tier {tier:?}: only the default tier is evaluated"),
+            format!("tier `{tier}`: only the default tier is evaluated"),
         ));
+        policy.unread = true;
         return;
     }
     for flag in ["doNotTrack", "preDNAT", "applyOnForward"] {
@@ -51,6 +52,7 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
                 None,
                 format!("{error}: the policy is not evaluated"),
             ));
+            policy.unread = true;
             return;
         }
     }

@@ -340,6 +340,9 @@ pub struct LayerPolicy {
     /// Why the API server would reject the object: it is then left out of
     /// the evaluation and reported as an invalid object.
     pub rejected: Option<String>,
+    /// The policy governs pods but could not be read (its subject, its tier
+    /// or its rules as a whole): any flow of a pod it may select is undetermined.
+    pub unread: bool,
 }
 
 /// How the index keys a layer policy.
@@ -367,6 +370,7 @@ impl LayerPolicy {
             isolates: Vec::new(),
             notes: Vec::new(),
             rejected: None,
+            unread: false,
         };
         let spec = &object["spec"];
         match kind.group {
@@ -505,6 +509,8 @@ pub struct LayerSide<'a> {
     /// Main-stage policies that select the pod for the direction: they
     /// isolate it as a NetworkPolicy does, even without a matching rule.
     pub isolating: Vec<&'a LayerPolicy>,
+    /// Policies that may select the pod but could not be read.
+    pub unread: Vec<&'a LayerPolicy>,
 }
 
 impl<'a> LayerSide<'a> {
@@ -512,10 +518,11 @@ impl<'a> LayerSide<'a> {
         direction: Direction::Ingress,
         rules: Vec::new(),
         isolating: Vec::new(),
+        unread: Vec::new(),
     };
 
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.isolating.is_empty()
+        self.rules.is_empty() && self.isolating.is_empty() && self.unread.is_empty()
     }
 
     /// The rules of `policies` whose subject `selects` for `direction`.
@@ -528,8 +535,13 @@ impl<'a> LayerSide<'a> {
             direction,
             rules: Vec::new(),
             isolating: Vec::new(),
+            unread: Vec::new(),
         };
         for policy in policies {
+            if policy.unread {
+                side.unread.push(policy);
+                continue;
+            }
             let (Some(subject), Some(rules)) = (&policy.subject, policy.rules(direction)) else {
                 continue;
             };

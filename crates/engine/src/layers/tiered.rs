@@ -31,6 +31,7 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
                 None,
                 format!("{error}: the policy is not evaluated"),
             ));
+            policy.unread = true;
             return;
         }
     }

@@ -174,3 +174,33 @@ fn dns_that_an_unevaluated_rule_may_deny_is_a_warning_not_a_verdict() {
         "{dns:?}"
     );
 }
+
+#[test]
+fn a_policy_that_could_not_be_read_leaves_flows_it_may_govern_undetermined() {
+    let unreadable = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: fancy}\nspec: {selector: \"app == 'x' || app == 'y'\", types: [Egress]}\n---\n";
+    let c = cluster(&format!(
+        "{CALICO}{unreadable}{}",
+        pod("a", "web", "app: web")
+    ));
+    assert_eq!(
+        egress_to(&c, "198.51.100.1").reason,
+        SideReason::UnreadPolicy {
+            policy: "globalnetworkpolicy/fancy".into(),
+            tier: "Calico, no order".into(),
+        }
+    );
+    // An Admin-tier decision comes first all the same.
+    let c = cluster(&format!(
+        "{CALICO}{unreadable}{}{}",
+        anp(
+            "deny-all",
+            1,
+            "[{action: Deny, to: [{networks: ['0.0.0.0/0']}]}]"
+        ),
+        pod("a", "web", "app: web")
+    ));
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Denied
+    );
+}
