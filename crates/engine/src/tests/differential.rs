@@ -15,6 +15,7 @@
 //! `proptest-regressions/`. `PROPTEST_CASES` overrides the number of cases.
 
 mod generate;
+mod layers;
 mod reference;
 mod regressions;
 
@@ -251,6 +252,7 @@ fn compare(objects: &Objects, tally: &mut Tally) -> Vec<String> {
                     Reach::Denied => 0,
                     Reach::CniDependent => 1,
                     Reach::Allowed => 2,
+                    Reach::Undetermined => unreachable!("NetworkPolicy alone is always evaluated"),
                 }] += 1;
                 let wanted = expected(&reference, from, to, probe);
                 if answer != wanted {
