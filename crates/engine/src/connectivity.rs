@@ -16,33 +16,6 @@ use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 /// Inclusive port ranges, sorted and disjoint.
 pub type PortRanges = Vec<(u16, u16)>;
 
-/// The first port of each segment of 1..=65535 over which every
-/// connection's answer is constant: answers change only at a policy port,
-/// just past a range's end, or at a container port (named ports resolve to
-/// those).
-pub fn segment_starts(cluster: &Cluster) -> Vec<u16> {
-    let mut starts = BTreeSet::from([1u16]);
-    let mut bound = |start: u16, end: u16| add_segment(&mut starts, start, end);
-    for (_, state) in cluster.namespaces() {
-        for policy in state.policies.values() {
-            let rules = [Direction::Ingress, Direction::Egress]
-                .into_iter()
-                .flat_map(|d| policy.rules(d).unwrap_or_default());
-            for port in rules.flat_map(|rule| &rule.ports) {
-                if let PortSpec::Range(start, end) = port.port {
-                    bound(start, end);
-                }
-            }
-        }
-        for pod in state.pods.values() {
-            for port in &pod.ports {
-                bound(port.port, port.port);
-            }
-        }
-    }
-    starts.into_iter().collect()
-}
-
 /// Per protocol of [`Protocol::ALL`]: the ports allowed, and those allowed
 /// only through an ipBlock holding a pod IP ([`Reach::CniDependent`]).
 pub type Answer = [(PortRanges, PortRanges); 3];
@@ -158,6 +131,20 @@ impl<'a> Decider<'a> {
         );
         let from_end = from.endpoint(0)?;
         let to_end = to.endpoint(usize::from(source == destination))?;
+        // Most pairs of a cluster that denies by default end here, unscanned.
+        if shuts_out(
+            &from.egress,
+            from.namespace,
+            Direction::Egress,
+            &Remote::Pod(to_end),
+        ) || shuts_out(
+            &to.ingress,
+            to.namespace,
+            Direction::Ingress,
+            &Remote::Pod(from_end),
+        ) {
+            return Some(Answer::default());
+        }
         Some(Protocol::ALL.map(|protocol| {
             let mut allowed = PortRanges::new();
             let mut cni_dependent = PortRanges::new();
@@ -181,6 +168,28 @@ impl<'a> Decider<'a> {
             (allowed, cni_dependent)
         }))
     }
+}
+
+/// Whether `policies`, selecting the local pod for `direction` in
+/// `namespace`, deny `remote` every port: there are some, and each of their
+/// rules names peers of which none matches `remote`.
+fn shuts_out(
+    policies: &[&Policy],
+    namespace: &str,
+    direction: Direction,
+    remote: &Remote<'_>,
+) -> bool {
+    let mut rules = policies
+        .iter()
+        .flat_map(|policy| policy.rules(direction).unwrap_or_default());
+    !policies.is_empty()
+        && rules.all(|rule| {
+            !rule.peers.is_empty()
+                && rule
+                    .peers
+                    .iter()
+                    .all(|peer| reach::peer_matches(peer, namespace, remote) == Reach::Denied)
+        })
 }
 
 /// Calls `emit` for every ordered pair of distinct pods and protocol with

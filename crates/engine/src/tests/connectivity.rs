@@ -7,8 +7,8 @@ use netposture_testgen::{Sizes, Style, generate};
 use super::{cluster, pod, pod_with_ip, policy};
 use crate::Cluster;
 use crate::classes::PodClasses;
-use crate::connectivity::{PortRanges, for_each_pair, segment_starts};
-use crate::model::{Direction, Protocol};
+use crate::connectivity::{PortRanges, for_each_pair};
+use crate::model::{Direction, PortSpec, Protocol};
 use crate::reach::{self, Endpoint, Reach, Remote};
 
 /// Ports allowed, and allowed only by the CNI, per source, destination and protocol.
@@ -30,6 +30,33 @@ fn map(cluster: &Cluster) -> BTreeMap<(String, String, Protocol), Ports> {
         assert!(map.insert(key, ports).is_none(), "a pair is listed twice");
     });
     map
+}
+
+/// The first port of each segment of 1..=65535 over which no connection of
+/// the cluster can change its answer: every policy port, the port past
+/// each range, every container port (named ports resolve to those).
+fn segment_starts(cluster: &Cluster) -> Vec<u16> {
+    let mut starts = std::collections::BTreeSet::from([1u16]);
+    let mut bound = |start: u16, end: u16| {
+        starts.insert(start.max(1));
+        starts.extend(end.checked_add(1));
+    };
+    for (_, state) in cluster.namespaces() {
+        for policy in state.policies.values() {
+            let rules = [Direction::Ingress, Direction::Egress]
+                .into_iter()
+                .flat_map(|d| policy.rules(d).unwrap_or_default());
+            for port in rules.flat_map(|rule| &rule.ports) {
+                if let PortSpec::Range(start, end) = port.port {
+                    bound(start, end);
+                }
+            }
+        }
+        for port in state.pods.values().flat_map(|pod| &pod.ports) {
+            bound(port.port, port.port);
+        }
+    }
+    starts.into_iter().collect()
 }
 
 fn holds(ranges: &PortRanges, port: u16) -> bool {
@@ -249,4 +276,25 @@ fn realistic_clusters_have_far_fewer_classes_than_label_sets() {
         "{} label sets",
         label_sets.len()
     );
+}
+
+#[test]
+fn a_rule_without_peers_admits_every_source_on_its_ports() {
+    let cluster = cluster(&format!(
+        "{}{}{}{}",
+        pod("a", "server", "app: server"),
+        pod("a", "client", "app: client"),
+        pod("b", "client", "app: client"),
+        policy(
+            "a",
+            "server-in",
+            "{podSelector: {matchLabels: {app: server}}, ingress: [{ports: [{port: 80}]}]}"
+        ),
+    ));
+    let map = map(&cluster);
+    for client in ["a/client", "b/client"] {
+        let tcp = &map[&(client.into(), "a/server".into(), Protocol::Tcp)];
+        assert_eq!(tcp.allowed, vec![(80, 80)], "{client}");
+        assert!(!map.contains_key(&(client.into(), "a/server".into(), Protocol::Udp)));
+    }
 }
