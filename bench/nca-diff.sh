@@ -35,7 +35,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh
 
 readonly CLUSTERS="${NCA_DIFF_CLUSTERS:-20}"
-readonly STYLES=(all mixed default-deny allow-same-namespace cross-namespace ipblock named-ports)
+readonly STYLES=(all mixed default-deny allow-same-namespace cross-namespace ipblock named-ports realistic)
 
 work="${NCA_DIFF_DIR:-}"
 if [[ -z $work ]]; then
@@ -55,7 +55,7 @@ for seed in $(seq 1 "$CLUSTERS"); do
   style=${STYLES[seed % ${#STYLES[@]}]}
   name=$(printf 'cluster-%03d' "$seed")
   generate "$work/$name.json" "$namespaces" "$pods" "$policies" --seed "$seed" --style "$style"
-  "$NETPOSTURE" connectivity -f "$work/$name.json" >"$work/$name.netposture.txt"
+  "$NETPOSTURE" connectivity -o pairs -f "$work/$name.json" >"$work/$name.netposture.txt"
   nca_connectivity "$work/$name.json" "$work/$name.nca.txt" >"$work/$name.nca.log" 2>&1 \
     || { log "NCA failed on $name:"; tail -n 5 "$work/$name.nca.log" >&2; exit 1; }
   log "$name: seed $seed, style $style, $namespaces namespaces x $pods pods, $policies policies each"

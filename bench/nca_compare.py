@@ -4,7 +4,7 @@
 usage: nca_compare.py DIR
 
 For each DIR/NAME.json (a generated v1 List both analyzers read), reads
-DIR/NAME.netposture.txt (`netposture connectivity -f NAME.json`) and
+DIR/NAME.netposture.txt (`netposture connectivity -o pairs -f NAME.json`) and
 DIR/NAME.nca.txt (`nca --connectivity -r NAME.json --output_format
 txt_no_fw_rules --output_endpoints pods`).
 

@@ -4,16 +4,19 @@
 # 2,000 namespaces / 100,000 pods / 20,000 policies, then next to NCA
 # (network-config-analyzer from PyPI) at the sizes NCA can do.
 #
-# The clusters come from netposture-testgen (style mixed, seed 42): 50 pods
-# and 10 policies per namespace, plus 12 kube-system pods. NCA computes a
+# The clusters come from netposture-testgen (seed 42): 50 pods and 10
+# policies per namespace, plus 12 kube-system pods; the large scan uses style
+# mixed, the NCA comparison each of BENCH_STYLES. NCA computes a pod-to-pod
 # connectivity map, so netposture is timed on the same question too
-# (`netposture connectivity`) besides its own (`scan`).
+# (`netposture connectivity -o pairs`, and `-o grouped`, its default, class
+# to class) besides its own (`scan`).
 #
 # Environment:
 #   NCA_SIZES    pods per NCA comparison, multiples of 50 (default "500 1000 2000";
 #                NCA refuses more than 10,000 pods and its time grows ~ size^2.8)
 #   NCA_TIMEOUT  seconds before an NCA run is given up (default 300)
 #   SCAN_PODS    pods of the end-to-end scan (default 100000)
+#   BENCH_STYLES testgen styles of the NCA comparison (default "mixed realistic")
 #   BENCH_DIR    where the manifests go (default a temporary directory, removed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,7 @@ readonly POLICIES_PER_NAMESPACE=10
 readonly NCA_SIZES="${NCA_SIZES:-500 1000 2000}"
 readonly NCA_TIMEOUT="${NCA_TIMEOUT:-300}"
 readonly SCAN_PODS="${SCAN_PODS:-100000}"
+readonly BENCH_STYLES="${BENCH_STYLES:-mixed realistic}"
 
 work="${BENCH_DIR:-}"
 if [[ -z $work ]]; then
@@ -54,22 +58,30 @@ printf '%-32s %-24s %s\n' "scan -f (wall time, peak RSS)" "$(describe "$work/lar
 
 echo
 echo "== against NCA $NCA_VERSION on the same manifests (cap $NCA_TIMEOUT s per NCA run)"
-printf '%-6s %-9s %-22s %-22s %-22s %s\n' pods policies "netposture scan" "netposture connectivity" "NCA connectivity" "NCA / netposture connectivity"
-for pods in $NCA_SIZES; do
-  namespaces=$((pods / PODS_PER_NAMESPACE))
-  manifest="$work/nca-$pods.json"
-  generate "$manifest" "$namespaces" $PODS_PER_NAMESPACE $POLICIES_PER_NAMESPACE
-  log "$pods pods: netposture scan, netposture connectivity, NCA"
-  measure "$work/$pods.scan" "$NETPOSTURE" scan -f "$manifest"
-  measure "$work/$pods.conn" "$NETPOSTURE" connectivity -f "$manifest"
-  measure "$work/$pods.nca" timeout "$NCA_TIMEOUT" "$NCA_VENV/bin/nca" --connectivity -r "$manifest" \
-    --output_format txt_no_fw_rules --output_endpoints pods --file_out "$work/$pods.nca.txt"
-  nca_ratio=-
-  if [[ $(awk '{ print $3 }' "$work/$pods.nca") == 0 ]]; then
-    nca_ratio=$(ratio "$(seconds_of "$work/$pods.nca")" "$(seconds_of "$work/$pods.conn")")
-  fi
-  printf '%-6s %-9s %-22s %-22s %-22s %s\n' "$((pods + 12))" $((namespaces * POLICIES_PER_NAMESPACE)) \
-    "$(describe "$work/$pods.scan")" "$(describe "$work/$pods.conn")" "$(describe "$work/$pods.nca")" "$nca_ratio"
+row='%-10s %-6s %-9s %-18s %-18s %-18s %-22s %s\n'
+# shellcheck disable=SC2059 # the format is the row's
+printf "$row" style pods policies "netposture scan" "connectivity pairs" "connectivity grouped" "NCA connectivity" "NCA / netposture pairs"
+for style in $BENCH_STYLES; do
+  for pods in $NCA_SIZES; do
+    namespaces=$((pods / PODS_PER_NAMESPACE))
+    manifest="$work/nca-$style-$pods.json"
+    result="$work/$style-$pods"
+    generate "$manifest" "$namespaces" $PODS_PER_NAMESPACE $POLICIES_PER_NAMESPACE --style "$style"
+    log "$style, $pods pods: netposture scan, netposture connectivity (pairs, grouped), NCA"
+    measure "$result.scan" "$NETPOSTURE" scan -f "$manifest"
+    measure "$result.pairs" "$NETPOSTURE" connectivity -o pairs -f "$manifest"
+    measure "$result.grouped" "$NETPOSTURE" connectivity -o grouped -f "$manifest"
+    measure "$result.nca" timeout "$NCA_TIMEOUT" "$NCA_VENV/bin/nca" --connectivity -r "$manifest" \
+      --output_format txt_no_fw_rules --output_endpoints pods --file_out "$result.nca.txt"
+    nca_ratio=-
+    if [[ $(awk '{ print $3 }' "$result.nca") == 0 ]]; then
+      nca_ratio=$(ratio "$(seconds_of "$result.nca")" "$(seconds_of "$result.pairs")")
+    fi
+    # shellcheck disable=SC2059
+    printf "$row" "$style" "$((pods + 12))" $((namespaces * POLICIES_PER_NAMESPACE)) \
+      "$(describe "$result.scan")" "$(describe "$result.pairs")" "$(describe "$result.grouped")" \
+      "$(describe "$result.nca")" "$nca_ratio"
+  done
 done
 echo
-echo "Pods include the 12 generated kube-system pods. Reproduce: NCA_SIZES=\"$NCA_SIZES\" bench/scan-e2e.sh"
+echo "Pods include the 12 generated kube-system pods. Reproduce: NCA_SIZES=\"$NCA_SIZES\" BENCH_STYLES=\"$BENCH_STYLES\" bench/scan-e2e.sh"

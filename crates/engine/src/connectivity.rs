@@ -1,120 +1,160 @@
 //! The whole connectivity map: for every ordered pair of distinct pods and
 //! each protocol, the destination ports allowed, as other analyzers print
-//! it. Each port segment in which no policy port, range bound or container
-//! port changes the answer is decided once, by [`reach::connection`].
+//! it. Pods are grouped into [`PodClasses`]; for each pair of classes, each
+//! port segment in which no policy port, range bound or container port
+//! changes the answer is decided once, by [`reach::connection`].
 //! The map is Kubernetes NetworkPolicy's alone, as the analyzers it is
 //! compared with see it: policy layers are left out.
 
 use std::collections::{BTreeSet, HashMap};
 
 use crate::Cluster;
-use crate::model::{ContainerPort, Direction, IpBlock, Labels, Peer, Policy, PortSpec, Protocol};
+use crate::classes::{PodClass, PodClasses};
+use crate::model::{Direction, Policy, PortSpec, Protocol};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 
 /// Inclusive port ranges, sorted and disjoint.
 pub type PortRanges = Vec<(u16, u16)>;
 
-/// What `source` may open on `destination` over `protocol`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PairPorts {
-    /// `namespace/pod`.
-    pub source: String,
-    pub destination: String,
+/// Per protocol of [`Protocol::ALL`]: the ports allowed, and those allowed
+/// only through an ipBlock holding a pod IP ([`Reach::CniDependent`]).
+pub type Answer = [(PortRanges, PortRanges); 3];
+
+/// One ordered pair of distinct pods and a protocol with some port not denied.
+#[derive(Clone, Copy, Debug)]
+pub struct Pair<'a> {
+    pub source: Endpoint<'a>,
+    pub destination: Endpoint<'a>,
     pub protocol: Protocol,
-    pub allowed: PortRanges,
-    /// Allowed only through an ipBlock holding a pod IP ([`Reach::CniDependent`]).
-    pub cni_dependent: PortRanges,
+    pub allowed: &'a PortRanges,
+    pub cni_dependent: &'a PortRanges,
 }
 
-/// The first port of each segment of 1..=65535 over which every
-/// connection's answer is constant: answers change only at a policy port,
-/// just past a range's end, or at a container port (named ports resolve to
-/// those).
-pub fn segment_starts(cluster: &Cluster) -> Vec<u16> {
-    let mut starts = BTreeSet::from([1u16]);
-    let mut bound = |start: u16, end: u16| {
-        starts.insert(start.max(1));
-        if let Some(next) = end.checked_add(1) {
-            starts.insert(next);
+/// Decides class pairs. A pair's answer can change only at a port bound of
+/// the source's egress policies or the destination's ingress policies, or,
+/// when one of them names a port, at a container port of the destination:
+/// each segment between those bounds is decided once.
+pub struct Decider<'a> {
+    classes: &'a PodClasses<'a>,
+    egress: Vec<Bounds>,
+    ingress: Vec<Bounds>,
+    /// Per class: the first port and one past the end of each container port.
+    container_ports: Vec<Vec<u16>>,
+}
+
+/// Where the port rules of some policies can change their answer.
+struct Bounds {
+    starts: Vec<u16>,
+    /// Some rule names a port, which resolves on the destination.
+    named: bool,
+}
+
+impl Bounds {
+    fn of(policies: &[&Policy], direction: Direction) -> Self {
+        let mut starts = BTreeSet::new();
+        let mut named = false;
+        let rules = policies
+            .iter()
+            .flat_map(|policy| policy.rules(direction).unwrap_or_default());
+        for port in rules.flat_map(|rule| &rule.ports) {
+            match port.port {
+                PortSpec::Range(start, end) => add_segment(&mut starts, start, end),
+                PortSpec::Named(_) => named = true,
+                PortSpec::Any => {}
+            }
         }
-    };
-    for (_, state) in cluster.namespaces() {
-        for policy in state.policies.values() {
-            let rules = [Direction::Ingress, Direction::Egress]
-                .into_iter()
-                .flat_map(|d| policy.rules(d).unwrap_or_default());
-            for port in rules.flat_map(|rule| &rule.ports) {
-                if let PortSpec::Range(start, end) = port.port {
-                    bound(start, end);
+        Bounds {
+            starts: starts.into_iter().collect(),
+            named,
+        }
+    }
+}
+
+impl<'a> Decider<'a> {
+    pub fn new(classes: &'a PodClasses<'a>) -> Self {
+        let bounds = |direction| -> Vec<Bounds> {
+            let policies = |class: &'a PodClass<'a>| match direction {
+                Direction::Egress => &class.egress,
+                Direction::Ingress => &class.ingress,
+            };
+            classes
+                .classes
+                .iter()
+                .map(|class| Bounds::of(policies(class), direction))
+                .collect()
+        };
+        let container_ports = classes
+            .classes
+            .iter()
+            .map(|class| {
+                let mut starts = BTreeSet::new();
+                for port in class
+                    .members
+                    .first()
+                    .map_or(&[][..], |pod| pod.ports.as_slice())
+                {
+                    add_segment(&mut starts, port.port, port.port);
                 }
-            }
-        }
-        for pod in state.pods.values() {
-            for port in &pod.ports {
-                bound(port.port, port.port);
-            }
+                starts.into_iter().collect()
+            })
+            .collect();
+        Decider {
+            classes,
+            egress: bounds(Direction::Egress),
+            ingress: bounds(Direction::Ingress),
+            container_ports,
         }
     }
-    starts.into_iter().collect()
-}
 
-/// Calls `emit` for every ordered pair of distinct pods and protocol with
-/// at least one port not denied, in namespace and pod name order.
-///
-/// Pods that no policy can tell apart (same namespace, labels, container
-/// ports, host networking, and the same ipBlocks holding their IPs) form a
-/// class; each pair of classes is decided once.
-pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(PairPorts)) {
-    let starts = segment_starts(cluster);
-    let blocks = ip_blocks(cluster);
-    let mut class_of: HashMap<ClassKey<'_>, usize> = HashMap::new();
-    // Per class: one member, a second one if any, and the policies selecting them.
-    let mut classes: Vec<Class<'_>> = Vec::new();
-    let mut pods: Vec<(Endpoint<'_>, usize)> = Vec::new();
-    for (namespace, state) in cluster.namespaces() {
-        for pod in state.pods.values() {
-            let endpoint = Endpoint {
-                namespace,
-                namespace_labels: &state.labels,
-                pod,
-            };
-            let key = ClassKey {
-                namespace,
-                labels: &pod.labels,
-                ports: &pod.ports,
-                host_network: pod.host_network,
-                blocks: blocks
-                    .iter()
-                    .map(|block| pod.ips.iter().any(|ip| block.contains(*ip)))
-                    .collect(),
-            };
-            let class = *class_of.entry(key).or_insert_with(|| {
-                classes.push(Class {
-                    member: endpoint,
-                    other_member: None,
-                    egress: reach::selecting(state, pod, Direction::Egress),
-                    ingress: reach::selecting(state, pod, Direction::Ingress),
-                });
-                classes.len() - 1
-            });
-            // A class never spans namespaces, so another name is another pod.
-            if classes[class].member.pod.name != pod.name {
-                classes[class].other_member.get_or_insert(endpoint);
-            }
-            pods.push((endpoint, class));
+    /// The first port of each segment over which the pair's answer is constant.
+    fn starts(&self, source: usize, destination: usize) -> Vec<u16> {
+        let (egress, ingress) = (&self.egress[source], &self.ingress[destination]);
+        let mut starts = vec![1];
+        starts.extend(&egress.starts);
+        starts.extend(&ingress.starts);
+        if egress.named || ingress.named {
+            starts.extend(&self.container_ports[destination]);
         }
+        starts.sort_unstable();
+        starts.dedup();
+        starts
     }
-    let decide = |source: &Class<'_>, destination: &Endpoint<'_>, ingress: &[&Policy]| {
-        Protocol::ALL.map(|protocol| {
+
+    /// What a member of class `source` may open on a member of class
+    /// `destination`, another one when they are the same class; `None` when
+    /// there is no such pair (a class of one pod, with itself).
+    pub fn decide(&self, source: usize, destination: usize) -> Option<Answer> {
+        let starts = self.starts(source, destination);
+        let (from, to) = (
+            &self.classes.classes[source],
+            &self.classes.classes[destination],
+        );
+        let from_end = from.endpoint(0)?;
+        let to_end = to.endpoint(usize::from(source == destination))?;
+        // Most pairs of a cluster that denies by default end here, unscanned.
+        if shuts_out(
+            &from.egress,
+            from.namespace,
+            Direction::Egress,
+            &Remote::Pod(to_end),
+        ) || shuts_out(
+            &to.ingress,
+            to.namespace,
+            Direction::Ingress,
+            &Remote::Pod(from_end),
+        ) {
+            return Some(Answer::default());
+        }
+        Some(Protocol::ALL.map(|protocol| {
             let mut allowed = PortRanges::new();
             let mut cni_dependent = PortRanges::new();
             for (i, &start) in starts.iter().enumerate() {
                 let end = starts.get(i + 1).map_or(u16::MAX, |next| next - 1);
                 let answer = reach::connection(
-                    &source.member,
-                    &source.egress,
-                    &Remote::Pod(*destination),
-                    ingress,
+                    &from_end,
+                    &from.egress,
+                    &Remote::Pod(to_end),
+                    &to.ingress,
                     &LayerEnds::NONE,
                     protocol,
                     start,
@@ -127,37 +167,81 @@ pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(PairPorts)) {
                 }
             }
             (allowed, cni_dependent)
-        })
-    };
-    // answers[s * n + d]: class s to class d; for s == d, between two members.
-    let n = classes.len();
-    let mut answers = Vec::with_capacity(n * n);
-    for source in &classes {
-        for (d, destination) in classes.iter().enumerate() {
-            let end = if std::ptr::eq(source, &classes[d]) {
-                destination.other_member
-            } else {
-                Some(destination.member)
-            };
-            answers.push(end.map(|end| decide(source, &end, &destination.ingress)));
-        }
+        }))
     }
-    for (source, s) in &pods {
-        for (destination, d) in &pods {
+}
+
+/// Whether `policies`, selecting the local pod for `direction` in
+/// `namespace`, deny `remote` every port: there are some, and each of their
+/// rules names peers of which none matches `remote`.
+fn shuts_out(
+    policies: &[&Policy],
+    namespace: &str,
+    direction: Direction,
+    remote: &Remote<'_>,
+) -> bool {
+    let mut rules = policies
+        .iter()
+        .flat_map(|policy| policy.rules(direction).unwrap_or_default());
+    !policies.is_empty()
+        && rules.all(|rule| {
+            !rule.peers.is_empty()
+                && rule
+                    .peers
+                    .iter()
+                    .all(|peer| reach::peer_matches(peer, namespace, remote) == Reach::Denied)
+        })
+}
+
+/// Calls `emit` for every ordered pair of distinct pods and protocol with
+/// at least one port not denied, in namespace and pod name order of the
+/// source, then of the destination.
+///
+/// Each pair of [`PodClasses`] is decided once. Memory stays bounded by the
+/// classes, not the pairs: answers are interned (clusters have few distinct
+/// ones) and only the rows of the source namespace's classes are kept.
+pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(Pair<'_>)) {
+    let classes = PodClasses::new(cluster);
+    let decider = Decider::new(&classes);
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut answer_ids: HashMap<Answer, u32> = HashMap::new();
+    let mut rows: HashMap<usize, Vec<Option<u32>>> = HashMap::new();
+    let mut row_namespace = "";
+    for &(source, s) in &classes.pods {
+        if source.namespace != row_namespace {
+            rows.clear();
+            row_namespace = source.namespace;
+        }
+        let row = rows.entry(s).or_insert_with(|| {
+            (0..classes.classes.len())
+                .map(|d| {
+                    let answer = decider.decide(s, d)?;
+                    let next = answers.len() as u32;
+                    let id = *answer_ids.entry(answer).or_insert_with_key(|answer| {
+                        answers.push(answer.clone());
+                        next
+                    });
+                    Some(id)
+                })
+                .collect()
+        });
+        for &(destination, d) in &classes.pods {
             if s == d && source.pod.name == destination.pod.name {
                 continue;
             }
-            let Some(answer) = &answers[s * n + d] else {
+            let Some(id) = row[d] else {
                 continue;
             };
-            for (protocol, (allowed, cni_dependent)) in Protocol::ALL.into_iter().zip(answer) {
+            for (protocol, (allowed, cni_dependent)) in
+                Protocol::ALL.into_iter().zip(&answers[id as usize])
+            {
                 if !allowed.is_empty() || !cni_dependent.is_empty() {
-                    emit(PairPorts {
-                        source: format!("{}/{}", source.namespace, source.pod.name),
-                        destination: format!("{}/{}", destination.namespace, destination.pod.name),
+                    emit(Pair {
+                        source,
+                        destination,
                         protocol,
-                        allowed: allowed.clone(),
-                        cni_dependent: cni_dependent.clone(),
+                        allowed,
+                        cni_dependent,
                     });
                 }
             }
@@ -165,42 +249,12 @@ pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(PairPorts)) {
     }
 }
 
-/// What decides a pod's connections besides its name.
-#[derive(PartialEq, Eq, Hash)]
-struct ClassKey<'a> {
-    namespace: &'a str,
-    labels: &'a Labels,
-    ports: &'a [ContainerPort],
-    host_network: bool,
-    /// Which of the cluster's ipBlocks hold one of the pod's IPs.
-    blocks: Vec<bool>,
-}
-
-struct Class<'a> {
-    member: Endpoint<'a>,
-    other_member: Option<Endpoint<'a>>,
-    egress: Vec<&'a Policy>,
-    ingress: Vec<&'a Policy>,
-}
-
-/// Every distinct ipBlock peer of every policy.
-fn ip_blocks(cluster: &Cluster) -> Vec<&IpBlock> {
-    let mut blocks: Vec<&IpBlock> = Vec::new();
-    for (_, state) in cluster.namespaces() {
-        for policy in state.policies.values() {
-            let rules = [Direction::Ingress, Direction::Egress]
-                .into_iter()
-                .flat_map(|d| policy.rules(d).unwrap_or_default());
-            for peer in rules.flat_map(|rule| &rule.peers) {
-                if let Peer::IpBlock(block) = peer
-                    && !blocks.contains(&block)
-                {
-                    blocks.push(block);
-                }
-            }
-        }
+/// Records where `start..=end` begins and where the ports after it do.
+fn add_segment(starts: &mut BTreeSet<u16>, start: u16, end: u16) {
+    starts.insert(start.max(1));
+    if let Some(next) = end.checked_add(1) {
+        starts.insert(next);
     }
-    blocks
 }
 
 /// Appends `start..=end`, merged with the last range when adjacent.

@@ -6,6 +6,7 @@
 
 pub mod annotations;
 mod checks;
+pub mod classes;
 pub mod cluster;
 pub mod cni;
 pub mod compliance;

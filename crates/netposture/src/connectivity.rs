@@ -1,42 +1,150 @@
 //! `netposture connectivity`: every pod-to-pod connection the policies
-//! allow, one line per source, destination and protocol, for comparing with
-//! other analyzers (bench/nca-diff.sh).
+//! allow, written as it is decided. Grouped (the default): pod classes, then
+//! one line per class pair and protocol. Pairs: one line per source,
+//! destination and protocol, for comparing with other analyzers
+//! (bench/nca-diff.sh).
 
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 
-use clap::Args;
-use netposture_engine::connectivity::{self, PortRanges};
+use clap::{Args, ValueEnum};
+use netposture_engine::Cluster;
+use netposture_engine::classes::{PodClass, PodClasses};
+use netposture_engine::connectivity::{self, Decider, PortRanges};
+use netposture_engine::model::Protocol;
 
 use crate::input::InputArgs;
+
+/// Member names printed per class before the rest is counted.
+const MEMBERS_SHOWN: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConnectivityFormat {
+    /// Classes of pods no policy tells apart, then class to class.
+    Grouped,
+    /// One line per pod pair and protocol: `SOURCE DESTINATION PROTOCOL ALLOWED CNI-DEPENDENT`.
+    Pairs,
+}
 
 #[derive(Debug, Args)]
 pub struct ConnectivityArgs {
     #[command(flatten)]
     input: InputArgs,
+    #[arg(short = 'o', long, value_enum, default_value_t = ConnectivityFormat::Grouped)]
+    output: ConnectivityFormat,
 }
 
-/// Prints `SOURCE DESTINATION PROTOCOL ALLOWED CNI-DEPENDENT`, ports as
-/// `53,5000-5010` and `-` for none; pairs with nothing allowed are left out.
 pub fn run(args: &ConnectivityArgs) -> anyhow::Result<()> {
     let input = args.input.load()?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut out = BufWriter::new(io::stdout().lock());
+    match args.output {
+        ConnectivityFormat::Grouped => write_grouped(&mut out, &input.cluster)?,
+        ConnectivityFormat::Pairs => write_pairs(&mut out, &input.cluster)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `SOURCE DESTINATION PROTOCOL ALLOWED CNI-DEPENDENT`, ports as
+/// `53,5000-5010` and `-` for none; pairs with nothing allowed are left out.
+pub fn write_pairs(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
     let mut result = Ok(());
-    connectivity::for_each_pair(&input.cluster, |pair| {
+    connectivity::for_each_pair(cluster, |pair| {
         if result.is_ok() {
             result = writeln!(
                 out,
-                "{} {} {} {} {}",
-                pair.source,
-                pair.destination,
+                "{}/{} {}/{} {} {} {}",
+                pair.source.namespace,
+                pair.source.pod.name,
+                pair.destination.namespace,
+                pair.destination.pod.name,
                 pair.protocol,
-                ranges(&pair.allowed),
-                ranges(&pair.cni_dependent)
+                ranges(pair.allowed),
+                ranges(pair.cni_dependent)
             );
         }
     });
-    result?;
-    out.flush()?;
+    result
+}
+
+/// The classes (`NAMESPACE#N`, their size, the labels policies read and
+/// their first members), then `SOURCE DESTINATION PROTOCOL ALLOWED
+/// CNI-DEPENDENT` per class pair. A class paired with itself stands for two
+/// distinct members; every member of a class answers alike.
+pub fn write_grouped(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
+    let classes = PodClasses::new(cluster);
+    let names = class_names(&classes.classes);
+    writeln!(
+        out,
+        "# {} pods in {} classes: CLASS PODS LABELS MEMBERS",
+        classes.pods.len(),
+        classes.classes.len()
+    )?;
+    for (class, name) in classes.classes.iter().zip(&names) {
+        let labels = classes.labels(class);
+        let labels = if labels.is_empty() {
+            "-".to_string()
+        } else {
+            labels.join(",")
+        };
+        writeln!(
+            out,
+            "{name} {} {labels} {}",
+            class.members.len(),
+            members(class)
+        )?;
+    }
+    writeln!(out, "# SOURCE DESTINATION PROTOCOL ALLOWED CNI-DEPENDENT")?;
+    let decider = Decider::new(&classes);
+    for (s, source) in names.iter().enumerate() {
+        for (d, destination) in names.iter().enumerate() {
+            let Some(answer) = decider.decide(s, d) else {
+                continue;
+            };
+            for (protocol, (allowed, cni_dependent)) in Protocol::ALL.into_iter().zip(&answer) {
+                if !allowed.is_empty() || !cni_dependent.is_empty() {
+                    writeln!(
+                        out,
+                        "{source} {destination} {protocol} {} {}",
+                        ranges(allowed),
+                        ranges(cni_dependent)
+                    )?;
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// `NAMESPACE#N`, numbering a namespace's classes from 1 in the order of their first members.
+fn class_names(classes: &[PodClass<'_>]) -> Vec<String> {
+    let mut names = Vec::with_capacity(classes.len());
+    let mut number = 0;
+    let mut namespace = None;
+    for class in classes {
+        if namespace != Some(class.namespace) {
+            namespace = Some(class.namespace);
+            number = 0;
+        }
+        number += 1;
+        names.push(format!("{}#{number}", class.namespace));
+    }
+    names
+}
+
+/// `a,b,c` or `a,b,c,+7 more`.
+fn members(class: &PodClass<'_>) -> String {
+    let mut shown: Vec<&str> = class
+        .members
+        .iter()
+        .take(MEMBERS_SHOWN)
+        .map(|pod| pod.name.as_str())
+        .collect();
+    let more = class.members.len().saturating_sub(MEMBERS_SHOWN);
+    let more = format!("+{more} more");
+    if class.members.len() > MEMBERS_SHOWN {
+        shown.push(more.as_str());
+    }
+    shown.join(",")
 }
 
 fn ranges(ranges: &PortRanges) -> String {

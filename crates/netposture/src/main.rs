@@ -59,7 +59,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Print the NetworkPolicies that close NAMESPACE's gaps (default deny, DNS, today's admitted flows) as YAML.
     Suggest(suggest::SuggestArgs),
-    /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out): SOURCE DESTINATION PROTOCOL PORTS CNI-DEPENDENT-PORTS.
+    /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out), class to class (-o grouped) or pod to pod (-o pairs).
     Connectivity(connectivity::ConnectivityArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,

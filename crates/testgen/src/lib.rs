@@ -3,12 +3,13 @@
 //! add-ons (CoreDNS, a CNI agent). Same seed, sizes and style, same objects,
 //! byte for byte, on any machine.
 
+mod realistic;
 mod style;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 pub use style::Style;
 
@@ -116,7 +117,7 @@ impl Rng {
 
 pub(crate) const TEAMS: usize = 20;
 pub(crate) const APPS_PER_NAMESPACE: usize = 5;
-const TIERS: [&str; 3] = ["frontend", "api", "db"];
+pub(crate) const TIERS: [&str; 3] = ["frontend", "api", "db"];
 pub(crate) const ENVIRONMENTS: [&str; 3] = ["prod", "staging", "dev"];
 
 /// The container port named `http` on pods of `app`: it differs between
@@ -142,11 +143,26 @@ pub fn generate(sizes: &Sizes) -> Objects {
             "metadata": {"name": namespace, "labels": {
                 "kubernetes.io/metadata.name": namespace, "team": team, "environment": environment}},
         })));
+        let mut stamps = (sizes.style == Style::Realistic).then(|| {
+            (0..APPS_PER_NAMESPACE)
+                .map(|app| {
+                    let count = sizes
+                        .pods_per_namespace
+                        .saturating_sub(app)
+                        .div_ceil(APPS_PER_NAMESPACE);
+                    realistic::app_pods(&mut rng, &namespace, app, count).into_iter()
+                })
+                .collect::<Vec<_>>()
+        });
         for p in 0..sizes.pods_per_namespace {
             let app = p % APPS_PER_NAMESPACE;
-            objects
-                .pods
-                .push(pod(&namespace, app, p, n * sizes.pods_per_namespace + p));
+            let stamp = match &mut stamps {
+                Some(stamps) => stamps[app].next(),
+                None => None,
+            };
+            let stamp = stamp.unwrap_or_else(|| deployment_stamp(app, p));
+            let global = n * sizes.pods_per_namespace + p;
+            objects.pods.push(pod(&namespace, app, global, stamp));
         }
         for k in 0..sizes.policies_per_namespace {
             let spec = sizes.style.policy_spec(&mut rng, sizes.namespaces, k);
@@ -186,8 +202,25 @@ fn add_system(objects: &mut Objects) {
     }
 }
 
-/// A pod as a Deployment creates it, with the status a kubelet reports.
-fn pod(namespace: &str, app: usize, index: usize, global: usize) -> Pod {
+/// Name, labels and owner of the other styles' pods: one ReplicaSet per
+/// app, labels alike for every pod of the app.
+fn deployment_stamp(app: usize, index: usize) -> realistic::Stamp {
+    let labels = Map::from_iter([
+        ("app".to_string(), json!(format!("app-{app}"))),
+        ("tier".to_string(), json!(TIERS[app % TIERS.len()])),
+        ("version".to_string(), json!("v1")),
+        ("pod-template-hash".to_string(), json!("5d8f7c9b6")),
+    ]);
+    realistic::Stamp {
+        name: format!("app-{app}-{index:04}-x7k2p"),
+        labels,
+        owner: json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("app-{app}-5d8f7c9b6"),
+            "uid": "11111111-1111-4111-8111-111111111111", "controller": true, "blockOwnerDeletion": true}),
+    }
+}
+
+/// A pod of app `app` as its controller stamped it, with the status a kubelet reports.
+fn pod(namespace: &str, app: usize, global: usize, stamp: realistic::Stamp) -> Pod {
     let tier = TIERS[app % TIERS.len()];
     let ip = format!(
         "10.{}.{}.{}",
@@ -198,14 +231,13 @@ fn pod(namespace: &str, app: usize, index: usize, global: usize) -> Pod {
     decode(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {
-            "name": format!("app-{app}-{index:04}-x7k2p"),
+            "name": stamp.name,
             "namespace": namespace,
             "uid": format!("00000000-0000-4000-8000-{global:012}"),
             "creationTimestamp": "2026-01-01T00:00:00Z",
-            "labels": {"app": format!("app-{app}"), "tier": tier, "version": "v1", "pod-template-hash": "5d8f7c9b6"},
+            "labels": stamp.labels,
             "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("app-{app}-5d8f7c9b6"),
-                "uid": "11111111-1111-4111-8111-111111111111", "controller": true, "blockOwnerDeletion": true}],
+            "ownerReferences": [stamp.owner],
         },
         "spec": {
             "containers": [{
@@ -307,5 +339,51 @@ mod tests {
         assert_eq!(chunks.len(), 74_usize.div_ceil(10));
         let joined: Vec<Value> = chunks.iter().flat_map(|c| items(c)).collect();
         assert_eq!(joined, items(&bytes(&objects)));
+    }
+
+    #[test]
+    fn realistic_pods_carry_their_controllers_labels_under_unique_names() {
+        let objects = generate(&Sizes {
+            seed: 9,
+            namespaces: 12,
+            pods_per_namespace: 30,
+            policies_per_namespace: 4,
+            style: Style::Realistic,
+        });
+        let mut names = std::collections::BTreeSet::new();
+        let mut label_sets = std::collections::BTreeSet::new();
+        let mut stamped_by = std::collections::BTreeSet::new();
+        for pod in &objects.pods {
+            let metadata = &pod.metadata;
+            let namespace = metadata.namespace.clone().unwrap();
+            let name = metadata.name.clone().unwrap();
+            assert!(
+                names.insert((namespace.clone(), name.clone())),
+                "{namespace}/{name} twice"
+            );
+            if namespace == "kube-system" {
+                continue;
+            }
+            let labels = metadata.labels.clone().unwrap();
+            assert!(labels.contains_key("app") && labels.contains_key("app.kubernetes.io/name"));
+            let kind = metadata.owner_references.as_ref().unwrap()[0].kind.clone();
+            let stamp = match kind.as_str() {
+                "ReplicaSet" => "pod-template-hash",
+                "StatefulSet" => "statefulset.kubernetes.io/pod-name",
+                "DaemonSet" => "pod-template-generation",
+                "Job" => "batch.kubernetes.io/controller-uid",
+                other => panic!("unexpected owner {other}"),
+            };
+            assert!(labels.contains_key(stamp), "{name} lacks {stamp}");
+            stamped_by.insert(kind);
+            label_sets.insert((namespace, labels));
+        }
+        assert_eq!(stamped_by.len(), 4, "every controller kind appears");
+        // Policies select on app and tier, but pods seldom share all their labels.
+        assert!(
+            label_sets.len() * 2 > 12 * 30,
+            "{} label sets",
+            label_sets.len()
+        );
     }
 }

@@ -21,7 +21,7 @@ struct Cli {
     pods_per_namespace: usize,
     #[arg(long, default_value_t = 10)]
     policies_per_namespace: usize,
-    /// mixed, default-deny, allow-same-namespace, cross-namespace, ipblock, named-ports or all.
+    /// mixed, default-deny, allow-same-namespace, cross-namespace, ipblock, named-ports, all or realistic.
     #[arg(long, default_value_t = Style::Mixed)]
     style: Style,
     /// Where to write the List; `-` for stdout.

@@ -25,10 +25,15 @@ pub enum Style {
     NamedPorts,
     /// Every shape of every style: the widest input for differential tests.
     All,
+    /// Pods labelled as their controllers stamp them (a `pod-template-hash`
+    /// per ReplicaSet, a name per StatefulSet pod, a uid per Job run, versions
+    /// mid-rollout), policies selecting on `app`, `tier`,
+    /// `app.kubernetes.io/name` and namespace labels only.
+    Realistic,
 }
 
 impl Style {
-    pub const ALL: [Style; 7] = [
+    pub const ALL: [Style; 8] = [
         Style::Mixed,
         Style::DefaultDeny,
         Style::AllowSameNamespace,
@@ -36,6 +41,7 @@ impl Style {
         Style::Ipblock,
         Style::NamedPorts,
         Style::All,
+        Style::Realistic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +53,7 @@ impl Style {
             Style::Ipblock => "ipblock",
             Style::NamedPorts => "named-ports",
             Style::All => "all",
+            Style::Realistic => "realistic",
         }
     }
 
@@ -85,6 +92,15 @@ impl Style {
                 DbEgressRange,
             ],
             Style::All => Shape::EVERY,
+            Style::Realistic => &[
+                SameApp,
+                TeamTiers,
+                InternetEgress,
+                DbEgressRange,
+                IngressController,
+                EnvironmentEgress,
+                ChartPeers,
+            ],
         }
     }
 
@@ -157,6 +173,8 @@ enum Shape {
     NodeIngress,
     NamedPortsEgress,
     UdpSctpRange,
+    /// Selects by the chart's `app.kubernetes.io/name`, from pods that carry one.
+    ChartPeers,
 }
 
 impl Shape {
@@ -237,6 +255,14 @@ impl Shape {
                 json!({"podSelector": app(rng), "policyTypes": ["Egress"], "egress": [{
                 "to": [{"podSelector": {"matchLabels": {"tier": "api"}}}],
                 "ports": [{"port": "http"}, {"port": "metrics"}, {"port": "dns", "protocol": "UDP"}]}]})
+            }
+            Shape::ChartPeers => {
+                let name = |rng: &mut Rng| format!("app-{}", rng.below(APPS_PER_NAMESPACE));
+                json!({"podSelector": {"matchLabels": {"app.kubernetes.io/name": name(rng)}}, "ingress": [{"from": [
+                    {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": [name(rng), name(rng)]}]}},
+                    {"namespaceSelector": {"matchLabels": {"team": format!("team-{}", rng.below(TEAMS))}},
+                     "podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "Exists"}]}}],
+                    "ports": [{"port": "http"}]}]})
             }
             Shape::UdpSctpRange => {
                 json!({"podSelector": app(rng), "ingress": [{"from": [{"podSelector": {}}],
