@@ -23,6 +23,9 @@ pub enum ConnectivityFormat {
     Grouped,
     /// One line per pod pair and protocol: `SOURCE DESTINATION PROTOCOL ALLOWED CNI-DEPENDENT`.
     Pairs,
+    /// Graphviz: a box per namespace, a node per class, an edge per class
+    /// pair with its ports (dashed where only the CNI decides).
+    Dot,
 }
 
 #[derive(Debug, Args)]
@@ -39,6 +42,7 @@ pub fn run(args: &ConnectivityArgs) -> anyhow::Result<()> {
     match args.output {
         ConnectivityFormat::Grouped => write_grouped(&mut out, &input.cluster)?,
         ConnectivityFormat::Pairs => write_pairs(&mut out, &input.cluster)?,
+        ConnectivityFormat::Dot => write_dot(&mut out, &input.cluster)?,
     }
     out.flush()?;
     Ok(())
@@ -115,6 +119,97 @@ pub fn write_grouped(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> 
     Ok(())
 }
 
+/// The grouped form as a Graphviz digraph (`dot -Tsvg`). Classes come
+/// namespace by namespace, so each namespace's box is written in one go;
+/// edges are written as each class pair is decided.
+pub fn write_dot(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
+    let classes = PodClasses::new(cluster);
+    let names = class_names(&classes.classes);
+    writeln!(out, "digraph connectivity {{")?;
+    writeln!(out, "  rankdir=LR;")?;
+    writeln!(out, "  node [shape=box, fontsize=10];")?;
+    writeln!(out, "  edge [fontsize=9];")?;
+    let mut open_namespace: Option<&str> = None;
+    for (class, name) in classes.classes.iter().zip(&names) {
+        if open_namespace != Some(class.namespace) {
+            if open_namespace.is_some() {
+                writeln!(out, "  }}")?;
+            }
+            open_namespace = Some(class.namespace);
+            writeln!(
+                out,
+                "  subgraph {} {{",
+                quoted(&format!("cluster_{}", class.namespace))
+            )?;
+            writeln!(out, "    label={};", quoted(class.namespace))?;
+        }
+        let labels = classes.labels(class).join("\\n");
+        let label = format!(
+            "{name} ({} pods)\\n{labels}\\n{}",
+            class.members.len(),
+            members(class)
+        );
+        writeln!(
+            out,
+            "    {} [label={}];",
+            quoted(name),
+            quoted_label(&label)
+        )?;
+    }
+    if open_namespace.is_some() {
+        writeln!(out, "  }}")?;
+    }
+    let decider = Decider::new(&classes);
+    for (s, source) in names.iter().enumerate() {
+        for (d, destination) in names.iter().enumerate() {
+            let Some(answer) = decider.decide(s, d) else {
+                continue;
+            };
+            let mut allowed = Vec::new();
+            let mut cni_dependent = Vec::new();
+            for (protocol, (a, c)) in Protocol::ALL.into_iter().zip(&answer) {
+                if !a.is_empty() {
+                    allowed.push(format!("{protocol} {}", ranges(a)));
+                }
+                if !c.is_empty() {
+                    cni_dependent.push(format!("{protocol} {} (CNI)", ranges(c)));
+                }
+            }
+            if allowed.is_empty() && cni_dependent.is_empty() {
+                continue;
+            }
+            let style = if allowed.is_empty() {
+                "dashed"
+            } else {
+                "solid"
+            };
+            let label = allowed
+                .into_iter()
+                .chain(cni_dependent)
+                .collect::<Vec<_>>()
+                .join("\\n");
+            writeln!(
+                out,
+                "  {} -> {} [label={}, style={style}];",
+                quoted(source),
+                quoted(destination),
+                quoted_label(&label)
+            )?;
+        }
+    }
+    writeln!(out, "}}")
+}
+
+/// A DOT string literal.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A DOT string literal whose `\n` line breaks are kept (only quotes escaped).
+fn quoted_label(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\\\""))
+}
+
 /// `NAMESPACE#N`, numbering a namespace's classes from 1 in the order of their first members.
 fn class_names(classes: &[PodClass<'_>]) -> Vec<String> {
     let mut names = Vec::with_capacity(classes.len());
@@ -167,6 +262,12 @@ fn ranges(ranges: &PortRanges) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_strings_escape_quotes_and_backslashes() {
+        assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quoted_label(r#"x\ny"z"#), r#""x\ny\"z""#);
+    }
 
     #[test]
     fn ranges_print_singles_and_spans() {

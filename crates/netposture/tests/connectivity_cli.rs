@@ -52,3 +52,50 @@ fn pairs_expand_the_classes() {
     // db to both webs and webs to each other on 3 protocols, webs to db on TCP.
     assert_eq!(lines.len(), 2 * 3 + 2 * 3 + 2);
 }
+
+/// `SOURCE DESTINATION` of each class pair the grouped form lists.
+fn grouped_class_pairs(grouped: &str) -> std::collections::BTreeSet<(String, String)> {
+    grouped
+        .lines()
+        .skip_while(|line| !line.starts_with("# SOURCE"))
+        .skip(1)
+        .map(|line| {
+            let mut words = line.split(' ');
+            (
+                words.next().unwrap().to_string(),
+                words.next().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn dot_draws_every_class_as_a_node_and_every_grouped_pair_as_an_edge() {
+    let dot = connectivity(SHOP, "dot");
+    assert!(dot.starts_with("digraph connectivity {\n"), "{dot}");
+    assert!(dot.ends_with("}\n"), "{dot}");
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count(), "{dot}");
+    assert!(dot.contains("subgraph \"cluster_shop\" {"), "{dot}");
+    let nodes: Vec<&str> = dot
+        .lines()
+        .filter(|line| line.contains(" [label=") && !line.contains("->"))
+        .collect();
+    assert_eq!(nodes.len(), 2, "{dot}");
+    let edges: std::collections::BTreeSet<(String, String)> = dot
+        .lines()
+        .filter_map(|line| {
+            let (from, rest) = line.trim().split_once(" -> ")?;
+            let to = rest.split_once(" [")?.0;
+            Some((from.trim_matches('"').into(), to.trim_matches('"').into()))
+        })
+        .collect();
+    assert_eq!(
+        edges,
+        grouped_class_pairs(&connectivity(SHOP, "grouped")),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"shop#2\" -> \"shop#1\" [label=\"TCP 5432\", style=solid];"),
+        "{dot}"
+    );
+}
