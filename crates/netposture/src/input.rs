@@ -83,6 +83,14 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
             kinds.join(", ")
         );
     }
+    for unread in &manifests.unread_versions {
+        eprintln!("warning: {unread}");
+    }
+    for workload in inventory::workloads_without_pods(&manifests) {
+        eprintln!(
+            "note: {workload} is not evaluated: its namespace has Pod objects, which stand for its workloads, and none carries its pod template's labels"
+        );
+    }
     let cluster = inventory::from_manifests(&manifests);
     for (namespace, state) in cluster.namespaces() {
         for rejected in state.rejected.values() {
