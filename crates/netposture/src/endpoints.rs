@@ -286,28 +286,35 @@ pub fn ports(asked: &[PortArg], destination: &Resolved<'_>) -> anyhow::Result<Ve
         }
         return Ok(ports);
     }
-    asked
-        .iter()
-        .map(|arg| match &arg.port {
-            PortRef::Number(number) => Ok(Port {
+    let mut ports = Vec::new();
+    for arg in asked {
+        match &arg.port {
+            PortRef::Number(number) => ports.push(Port {
                 number: *number,
                 protocol: arg.protocol,
                 name: name_of(*number, arg.protocol),
             }),
-            PortRef::Name(name) => match pod.and_then(|p| p.named_port(name, arg.protocol)) {
-                Some(number) => Ok(Port {
+            // Every container declaring the name: a policy naming it admits each.
+            PortRef::Name(name) => {
+                let numbers: BTreeSet<u16> = pod
+                    .map(|p| p.named_ports(name, arg.protocol).collect())
+                    .unwrap_or_default();
+                if numbers.is_empty() {
+                    bail!(
+                        "{} has no container port named {name:?} for {}",
+                        destination.name,
+                        arg.protocol
+                    );
+                }
+                ports.extend(numbers.into_iter().map(|number| Port {
                     number,
                     protocol: arg.protocol,
                     name: Some(name.clone()),
-                }),
-                None => bail!(
-                    "{} has no container port named {name:?} for {}",
-                    destination.name,
-                    arg.protocol
-                ),
-            },
-        })
-        .collect()
+                }));
+            }
+        }
+    }
+    Ok(ports)
 }
 
 #[cfg(test)]
