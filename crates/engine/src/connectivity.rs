@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::Cluster;
 use crate::model::{ContainerPort, Direction, IpBlock, Labels, Peer, Policy, PortSpec, Protocol};
+use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 
 /// Inclusive port ranges, sorted and disjoint.
@@ -22,7 +23,7 @@ pub struct PairPorts {
     pub destination: String,
     pub protocol: Protocol,
     pub allowed: PortRanges,
-    /// Allowed only through an ipBlock holding a pod IP ([`Reach::CniDependent`]).
+    /// Allowed only through an ipBlock that holds (or may hold) a pod IP ([`Reach::CniDependent`]).
     pub cni_dependent: PortRanges,
 }
 
@@ -64,7 +65,9 @@ pub fn segment_starts(cluster: &Cluster) -> Vec<u16> {
 /// Pods that no policy can tell apart (same namespace, labels, container
 /// ports, host networking, and the same ipBlocks holding their IPs) form a
 /// class; each pair of classes is decided once.
-pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(PairPorts)) {
+///
+/// `pod_cidrs` are where a pod whose IP is not known may have it.
+pub fn for_each_pair(cluster: &Cluster, pod_cidrs: &PodCidrs, mut emit: impl FnMut(PairPorts)) {
     let starts = segment_starts(cluster);
     let blocks = ip_blocks(cluster);
     let mut class_of: HashMap<ClassKey<'_>, usize> = HashMap::new();
@@ -77,6 +80,7 @@ pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(PairPorts)) {
                 namespace,
                 namespace_labels: &state.labels,
                 pod,
+                pod_cidrs,
             };
             let key = ClassKey {
                 namespace,
@@ -85,7 +89,7 @@ pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(PairPorts)) {
                 host_network: pod.host_network,
                 blocks: blocks
                     .iter()
-                    .map(|block| pod.ips.iter().any(|ip| block.contains(*ip)))
+                    .map(|block| endpoint.may_be_in(block))
                     .collect(),
             };
             let class = *class_of.entry(key).or_insert_with(|| {
@@ -171,7 +175,7 @@ struct ClassKey<'a> {
     labels: &'a Labels,
     ports: &'a [ContainerPort],
     host_network: bool,
-    /// Which of the cluster's ipBlocks hold one of the pod's IPs.
+    /// Which of the cluster's ipBlocks hold (or may hold) one of the pod's IPs.
     blocks: Vec<bool>,
 }
 

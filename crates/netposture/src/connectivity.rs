@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 
 use clap::Args;
 use netposture_engine::connectivity::{self, PortRanges};
+use netposture_engine::pod_cidrs::PodCidrs;
 
 use crate::input::InputArgs;
 
@@ -21,7 +22,8 @@ pub fn run(args: &ConnectivityArgs) -> anyhow::Result<()> {
     let input = args.input.load()?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut result = Ok(());
-    connectivity::for_each_pair(&input.cluster, |pair| {
+    let pod_cidrs = PodCidrs::of(&input.cluster, &input.settings);
+    connectivity::for_each_pair(&input.cluster, &pod_cidrs, |pair| {
         if result.is_ok() {
             result = writeln!(
                 out,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::Discovery;
@@ -137,8 +137,15 @@ pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
     for object in list_peer_authentications(client.clone()).await? {
         cluster.apply_peer_authentication(&object);
     }
-    for layer in list_layer_policies(client).await? {
+    for layer in list_layer_policies(client.clone()).await? {
         cluster.apply_layer_policy(layer);
+    }
+    // Only the pod CIDRs: without them a range is assumed, and evidence says so.
+    match list_all::<Node>(Api::all(client)).await {
+        Ok(nodes) => nodes.iter().for_each(|node| {
+            cluster.apply_node(node);
+        }),
+        Err(error) => eprintln!("warning: {error}; pod CIDRs are assumed instead"),
     }
     Ok(cluster)
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use netposture_testgen::{Sizes, Style, generate};
 
-use super::{cluster, pod, pod_with_ip, policy};
+use super::{assumed_pod_cidrs, cluster, pod, pod_with_ip, policy};
 use crate::Cluster;
 use crate::connectivity::{PairPorts, PortRanges, for_each_pair, segment_starts};
 use crate::model::{Direction, Protocol};
@@ -12,7 +12,7 @@ use crate::reach::{self, Endpoint, Reach, Remote};
 
 fn map(cluster: &Cluster) -> BTreeMap<(String, String, Protocol), PairPorts> {
     let mut map = BTreeMap::new();
-    for_each_pair(cluster, |pair| {
+    for_each_pair(cluster, assumed_pod_cidrs(), |pair| {
         let key = (pair.source.clone(), pair.destination.clone(), pair.protocol);
         assert!(map.insert(key, pair).is_none(), "a pair is listed twice");
     });
@@ -99,6 +99,7 @@ fn generated_clusters_agree_with_reach_at_every_segment_edge_and_between() {
                             namespace,
                             namespace_labels: &state.labels,
                             pod,
+                            pod_cidrs: assumed_pod_cidrs(),
                         },
                         reach::selecting(state, pod, Direction::Egress),
                         reach::selecting(state, pod, Direction::Ingress),

@@ -30,6 +30,8 @@ use crate::model::{Direction, Policy, Protocol};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Evaluator, Settings};
 
+use super::assumed_pod_cidrs;
+
 use generate::Objects;
 use reference::{IpBlocks, Party, Probe, Reference, Side};
 
@@ -134,6 +136,7 @@ impl<'a> Engine<'a> {
                 namespace,
                 namespace_labels: &state.labels,
                 pod,
+                pod_cidrs: assumed_pod_cidrs(),
             });
             engine
                 .ingress
