@@ -285,6 +285,7 @@ pub async fn run_with<K, H>(
     H: Handler<K>,
 {
     let kind = handler.kind();
+    ctx.metrics.watch_started(&kind);
     let mut backoff = RELIST_BACKOFF_MIN;
     loop {
         let mut stream = watcher(api.clone(), config.clone())
