@@ -3,12 +3,15 @@
 //! against the brute-force reference asked pod by pod.
 //!
 //! Every generated cluster gets a kubeadm CoreDNS pod in `kube-system`,
-//! once without an address and once with one inside some generated
-//! ipBlocks, so DNS targets found in the cluster and pod IPs both count.
+//! once without an address, once with one inside some generated ipBlocks,
+//! and once more with the first generated policy guarding it, so DNS
+//! targets found in the cluster, pod IPs and the DNS side's ingress (whose
+//! ipBlocks make each source pod's IP matter) all count.
 
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::json;
 
 use super::generate::{self, Objects};
@@ -120,6 +123,32 @@ fn dns_status(answers: &[Reach], denied: CheckStatus) -> CheckStatus {
     }
 }
 
+/// A generated policy moved to `kube-system` and made to guard every pod
+/// there for ingress (selector and policyTypes left to their defaults): one
+/// with an ingress ipBlock when there is one, as then each source pod's own
+/// IP decides its DNS.
+fn guard(objects: &Objects) -> Option<NetworkPolicy> {
+    let has_ingress_block = |policy: &&NetworkPolicy| {
+        let rules = policy.spec.as_ref().and_then(|s| s.ingress.as_ref());
+        rules.into_iter().flatten().any(|rule| {
+            let peers = rule.from.iter().flatten();
+            peers.into_iter().any(|peer| peer.ip_block.is_some())
+        })
+    };
+    let chosen = objects
+        .policies
+        .iter()
+        .find(has_ingress_block)
+        .or(objects.policies.first())?;
+    let mut guard = chosen.clone();
+    guard.metadata.namespace = Some("kube-system".into());
+    if let Some(spec) = guard.spec.as_mut() {
+        spec.pod_selector = None;
+        spec.policy_types = None;
+    }
+    Some(guard)
+}
+
 /// Disagreements of the Evaluator with the reference on `objects`.
 pub(super) fn disagreements(objects: &Objects) -> Vec<String> {
     let cluster = index(objects);
@@ -167,13 +196,20 @@ pub(super) fn disagreements(objects: &Objects) -> Vec<String> {
 #[test]
 fn dns_allowed_and_egress_open_agree_with_the_reference_on_random_clusters() {
     check(300, |objects| {
-        for ip in [None, Some("10.0.3.53")] {
+        for (ip, guarded) in [
+            (None, false),
+            (Some("10.0.3.53"), false),
+            (Some("10.0.3.53"), true),
+        ] {
             let mut objects = objects.clone();
             objects.pods.push(coredns(ip));
+            if guarded && let Some(policy) = guard(&objects) {
+                objects.policies.push(policy);
+            }
             let found = disagreements(&objects);
             if !found.is_empty() {
                 return Err(format!(
-                    "DNS pod address {ip:?}: {} disagreement(s):\n{}\n--- cluster ---\n{}",
+                    "DNS pod address {ip:?}, guarded {guarded}: {} disagreement(s):\n{}\n--- cluster ---\n{}",
                     found.len(),
                     found.join("\n"),
                     objects.yaml()
