@@ -84,6 +84,14 @@ impl PodCidrs {
     /// Whether `block` holds some address of the pod CIDRs: then it may hold
     /// the IP of a pod whose IP is not known.
     pub fn overlap(&self, block: &IpBlock) -> bool {
+        // Two CIDRs are nested or disjoint: without excepts, no arithmetic.
+        if block.except.is_empty() {
+            let cidr = &block.cidr;
+            return self
+                .nets
+                .iter()
+                .any(|net| net.contains(&cidr.network()) || cidr.contains(&net.network()));
+        }
         block_addresses(Family::V4, block).intersects(&self.v4)
             || block_addresses(Family::V6, block).intersects(&self.v6)
     }
@@ -157,6 +165,28 @@ mod tests {
                 &[]
             };
             assert!(!assumed.overlap(&block(outside, except)), "{outside}");
+        }
+    }
+
+    #[test]
+    fn a_block_without_excepts_overlaps_exactly_where_the_address_sets_meet() {
+        let cidrs = PodCidrs::new(&nets(&["10.244.0.0/16", "fd00:10::/64"]), []);
+        for cidr in [
+            "10.244.3.0/24",
+            "10.0.0.0/8",
+            "10.245.0.0/16",
+            "10.244.0.0/16",
+            "0.0.0.0/0",
+            "10.244.255.255/32",
+            "::/0",
+            "fd00:10::/96",
+            "fd00:11::/64",
+            "fd00::/8",
+        ] {
+            let block = block(cidr, &[]);
+            let by_sets = block_addresses(Family::V4, &block).intersects(&cidrs.v4)
+                || block_addresses(Family::V6, &block).intersects(&cidrs.v6);
+            assert_eq!(cidrs.overlap(&block), by_sets, "{cidr}");
         }
     }
 
