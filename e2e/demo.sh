@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # e2e/demo.sh - the README's main job (`just demo`): a local control plane, the
-# operator running as its own ServiceAccount, the example cluster applied, and
-# the reports it produces.
+# operator running as its own ServiceAccount, the example cluster applied, the
+# reports it produces, and a Prometheus server that scrapes the operator and
+# fires the shipped alerts (e2e/prometheus.sh: their `for:` cut to 5 s).
 #
-#   e2e/demo.sh up     start (or reuse) everything and print the reports
-#   e2e/demo.sh down   stop the operator and the control plane
+#   e2e/demo.sh up     start (or reuse) everything and print reports and alerts
+#   e2e/demo.sh down   stop Prometheus, the operator and the control plane
 #
 # State lives in $NETPOSTURE_CLUSTER_DIR (default /tmp/netposture-cluster).
 # The example workloads become Pod objects, because the local control plane
@@ -96,8 +97,22 @@ cmd_up() {
   echo "\$ curl -s http://$METRICS_ADDR/metrics | grep ..."
   curl -s "http://$METRICS_ADDR/metrics" |
     grep -E '^netposture_(namespaces|cni_info|leader|namespace_covered\{namespace="(shop|analytics)")' || true
+  local prometheus
+  prometheus=$(e2e/prometheus.sh up "$DIR" "$METRICS_ADDR")
+  log "Prometheus scrapes the operator; waiting for the alerts to fire"
+  deadline=$((SECONDS + 60))
+  # Until something fires and nothing is pending any more: while the lease
+  # changes hands at start, the operator-down alert may fire and resolve.
+  until [[ -n $(firing_alerts "$prometheus") && $(pending_alerts "$prometheus") == 0 ]]; do
+    ((SECONDS < deadline)) || { log "alerts still pending; see $DIR/prometheus/prometheus.log"; break; }
+    sleep 1
+  done
+  echo
+  echo "\$ curl -s $prometheus/api/v1/alerts   (firing; the rules' for: cut to 5s for the demo)"
+  firing_alerts "$prometheus" | sort | awk -F '\t' '{ printf "%-28s %-18s %s\n", $1, $2, $3 }'
   cat <<EOF
 
+Prometheus' own web UI: $prometheus/alerts (rules, alerts, PromQL)
 Look further (first point kubectl at the demo cluster: . $DIR/env):
   kubectl get networkposture analytics -o yaml   checks, evidence, remediation
   kubectl wait networkposture/payments --for=condition=Covered --timeout=5s
@@ -112,7 +127,18 @@ Stop everything: just down
 EOF
 }
 
+# ALERT NAMESPACE SUMMARY, one line per firing alert of the Prometheus at $1.
+firing_alerts() {
+  curl -fsS "$1/api/v1/alerts" | jq -r '.data.alerts[] | select(.state == "firing")
+    | [.labels.alertname, (.labels.namespace // "-"), .annotations.summary] | @tsv'
+}
+
+pending_alerts() {
+  curl -fsS "$1/api/v1/alerts" | jq '[.data.alerts[] | select(.state == "pending")] | length'
+}
+
 cmd_down() {
+  e2e/prometheus.sh down "$DIR"
   stop_operator
   if [[ -s $DIR/env ]]; then
     e2e/cluster.sh down "$DIR"

@@ -126,7 +126,8 @@ pub fn for_each_pair(cluster: &Cluster, pod_cidrs: &PodCidrs, mut emit: impl FnM
                 match answer {
                     Reach::Allowed => extend(&mut allowed, start, end),
                     Reach::CniDependent => extend(&mut cni_dependent, start, end),
-                    Reach::Denied => {}
+                    // Without layers every rule is evaluated: nothing is undetermined.
+                    Reach::Denied | Reach::Undetermined => {}
                 }
             }
             (allowed, cni_dependent)

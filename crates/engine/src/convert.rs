@@ -103,6 +103,14 @@ pub fn pod_from_spec(
                     ));
                     continue;
                 };
+                // The API requires containerPort; a missing one reads as 0.
+                if port.container_port == 0 {
+                    errors.push(format!(
+                        "container {}: containerPort is missing",
+                        container.name
+                    ));
+                    continue;
+                }
                 if let Some(e) = port_number_error(port.container_port) {
                     errors.push(format!("container {}: {e}", container.name));
                     continue;

@@ -52,7 +52,7 @@ struct Dns<'a> {
 
 enum DnsTarget<'a> {
     /// A DNS pod with the ingress policies and layer rules that apply to it.
-    Pod(Pod, Vec<&'a Policy>, LayerSide<'a>),
+    Pod(Pod, Vec<&'a Policy>, Box<LayerSide<'a>>),
     /// A NodeLocal DNSCache address, served from the host network.
     Address(IpAddr),
 }
@@ -122,7 +122,7 @@ impl<'a> Dns<'a> {
                     .unwrap_or_default();
                 let layers =
                     LayerSide::for_pod(layers, &name, &namespace_labels, &pod, Direction::Ingress);
-                DnsTarget::Pod(pod, ingress, layers)
+                DnsTarget::Pod(pod, ingress, Box::new(layers))
             })
             .collect();
         Dns::new(name, namespace_labels, targets, source)
@@ -325,7 +325,7 @@ impl<'a> Evaluator<'a> {
         });
         let layers: Vec<&LayerPolicy> = cluster
             .layers()
-            .filter(|l| l.enforcement(&cni) != Enforcement::NotEnforced)
+            .filter(|l| l.rejected.is_none() && l.enforcement(&cni) != Enforcement::NotEnforced)
             .collect();
         Evaluator {
             cluster,

@@ -11,7 +11,9 @@ use kube_core::SelectorExt;
 use serde::Serialize;
 
 use crate::cluster::NamespaceState;
-use crate::layers::{Action, Applied, LayerPolicy, LayerSide, NETWORK_POLICY_ORDER, Stage};
+use crate::layers::{
+    Action, Applied, LayerPolicy, LayerSide, Matching, NETWORK_POLICY_ORDER, Stage,
+};
 use crate::model::{Direction, IpBlock, Labels, Peer, Pod, Policy, Protocol};
 use crate::pod_cidrs::PodCidrs;
 
@@ -19,6 +21,10 @@ use crate::pod_cidrs::PodCidrs;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Reach {
     Denied,
+    /// A rule netposture cannot evaluate (a nodes or domain-name peer, L7,
+    /// an unread selector) or an order the API leaves undefined may decide:
+    /// no answer is given rather than a guess.
+    Undetermined,
     /// Allowed only through an `ipBlock` that holds a pod IP (or may, when
     /// the pod's IP is not known): Calico matches it, Cilium does not.
     CniDependent,
@@ -152,6 +158,21 @@ pub enum SideReason {
         rule: usize,
         action: Action,
     },
+    /// This layer rule may decide, but netposture cannot tell whether it
+    /// matches (`same_priority_as` empty: a peer it cannot evaluate), or
+    /// it shares its priority with the rule `same_priority_as` names, which
+    /// decides otherwise, and the API leaves their order undefined.
+    Undetermined {
+        policy: String,
+        tier: String,
+        rule: usize,
+        action: Action,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        same_priority_as: Option<String>,
+    },
+    /// A layer policy that may select the pod could not be read (see
+    /// `unevaluated-policies`): it may decide anything.
+    UnreadPolicy { policy: String, tier: String },
     /// Source and destination are the same pod, which can always reach itself.
     SamePod,
     /// No pod on this side: an address outside the cluster has no policy.
@@ -205,6 +226,9 @@ enum Decision<'p> {
     /// NetworkPolicies (and these layer policies) isolate the pod; nothing admits.
     NoRuleAdmits(&'p [&'p LayerPolicy]),
     Layer(Applied<'p>),
+    /// This rule may decide otherwise; with the rule it ties with, if that is why.
+    Undetermined(Applied<'p>, Option<Applied<'p>>),
+    Unread(&'p LayerPolicy),
     SamePod,
     NotApplicable,
 }
@@ -249,6 +273,18 @@ impl Decision<'_> {
                         rule,
                     })
                     .collect(),
+            },
+            Decision::Undetermined(applied, tie) => SideReason::Undetermined {
+                policy: applied.policy.describe(),
+                tier: applied.policy.tier(),
+                rule: applied.index,
+                action: applied.rule.action,
+                same_priority_as: tie
+                    .map(|t| format!("{} {direction}[{}]", t.policy.describe(), t.index)),
+            },
+            Decision::Unread(policy) => SideReason::UnreadPolicy {
+                policy: policy.describe(),
+                tier: policy.tier(),
             },
             Decision::SamePod => SideReason::SamePod,
             Decision::NotApplicable => SideReason::NotApplicable,
@@ -339,6 +375,9 @@ fn same_pod(source: &Remote<'_>, destination: &Remote<'_>) -> bool {
 /// deny rules, NetworkPolicy, Calico rules after it and Cilium allow rules;
 /// a pod any of them selects is denied what none admits. A pod nothing in
 /// the Main stage selects goes on to the Baseline stage, then default allow.
+/// A rule on the way that only a peer netposture cannot evaluate could
+/// match, or that ties in priority with the deciding one, makes the answer
+/// [`Reach::Undetermined`] when it would decide otherwise.
 fn decide_end<'p>(
     local: &Remote<'_>,
     policies: &[&'p Policy],
@@ -373,67 +412,205 @@ fn decide_end<'p>(
     if layers.is_empty() {
         return network_policy();
     }
-    let first = |rules| first_match(rules, remote, protocol, port, destination);
-    if let Some(Some(decided)) = first(layers.stage(Stage::Admin)) {
+    let mut unsure = Unsure::default();
+    let decided = walk_layers(
+        layers,
+        policies,
+        network_policy,
+        &mut Probe {
+            remote,
+            protocol,
+            port,
+            destination,
+            unsure: &mut unsure,
+        },
+    );
+    unsure.settle(decided)
+}
+
+/// What the walk through the layers needs of the connection, and where it
+/// keeps the rules it could not tell about.
+struct Probe<'r, 'p> {
+    remote: &'r Remote<'r>,
+    protocol: Protocol,
+    port: u16,
+    destination: Option<&'r Pod>,
+    unsure: &'r mut Unsure<'p>,
+}
+
+/// The first rule of each action the walk reached that may match without
+/// netposture knowing (or ties in priority with the deciding rule): each
+/// could turn the answer into its own action's.
+#[derive(Default)]
+struct Unsure<'p> {
+    reached: usize,
+    /// `(position reached, rule, the rule it ties with)`, per action.
+    first: [Option<(usize, Applied<'p>, Option<Applied<'p>>)>; 3],
+}
+
+impl<'p> Unsure<'p> {
+    fn slot(action: Action) -> usize {
+        match action {
+            Action::Allow => 0,
+            Action::Deny => 1,
+            Action::Pass => 2,
+        }
+    }
+
+    fn note(&mut self, applied: Applied<'p>, tie: Option<Applied<'p>>) {
+        self.reached += 1;
+        let entry = &mut self.first[Self::slot(applied.rule.action)];
+        if entry.is_none() {
+            *entry = Some((self.reached, applied, tie));
+        }
+    }
+
+    /// `decided` as the walk found it when no unsure rule matches; the
+    /// earliest unsure rule that would answer otherwise makes it
+    /// undetermined. A Pass always could: where it leads is not walked.
+    fn settle(self, decided: Decided<'p>) -> Decided<'p> {
+        if decided.0 == Reach::Undetermined {
+            return decided;
+        }
+        let differs = |applied: &Applied<'_>| match applied.rule.action {
+            Action::Allow => decided.0 != Reach::Allowed,
+            Action::Deny => decided.0 != Reach::Denied,
+            Action::Pass => true,
+        };
+        self.first
+            .into_iter()
+            .flatten()
+            .filter(|(_, applied, _)| differs(applied))
+            .min_by_key(|(position, _, _)| *position)
+            .map_or(decided, |(_, applied, tie)| {
+                (Reach::Undetermined, Decision::Undetermined(applied, tie))
+            })
+    }
+}
+
+/// The stages in order, around NetworkPolicy (`network_policy` decides
+/// its part); see [`decide_end`].
+fn walk_layers<'p>(
+    layers: &'p LayerSide<'p>,
+    policies: &[&'p Policy],
+    network_policy: impl Fn() -> Decided<'p>,
+    probe: &mut Probe<'_, 'p>,
+) -> Decided<'p> {
+    let unread = |stage: Option<Stage>| {
+        layers
+            .unread
+            .iter()
+            .find(|p| stage.is_none_or(|s| p.stage == s))
+            .map(|p| (Reach::Undetermined, Decision::Unread(p)))
+    };
+    if let Some(undetermined) = unread(Some(Stage::Admin)) {
+        return undetermined;
+    }
+    if let Some(Some(decided)) = first_match(layers.stage(Stage::Admin), probe) {
         return decided;
     }
-    let main = || layers.stage(Stage::Main);
-    let passed_main = 'main: {
-        match first_match(
-            main().filter(|a| a.rule.order < NETWORK_POLICY_ORDER),
-            remote,
-            protocol,
-            port,
-            destination,
-        ) {
-            Some(Some(decided)) => return decided,
-            Some(None) => break 'main true,
-            None => {}
-        }
-        if !policies.is_empty() {
-            let by_network_policy = network_policy();
-            if by_network_policy.0 != Reach::Denied {
-                return by_network_policy;
-            }
-        }
-        match first_match(
-            main().filter(|a| a.rule.order >= NETWORK_POLICY_ORDER),
-            remote,
-            protocol,
-            port,
-            destination,
-        ) {
-            Some(Some(decided)) => return decided,
-            Some(None) => break 'main true,
-            None => {}
-        }
-        false
-    };
-    if !passed_main && (!policies.is_empty() || !layers.isolating.is_empty()) {
-        return (Reach::Denied, Decision::NoRuleAdmits(&layers.isolating));
+    // Past the Admin tier, a policy that could not be read may decide anything.
+    if let Some(undetermined) = unread(None) {
+        return undetermined;
     }
-    match first(layers.stage(Stage::Baseline)) {
+    let before = layers
+        .stage(Stage::Main)
+        .filter(|a| a.rule.order < NETWORK_POLICY_ORDER);
+    match first_match(before, probe) {
+        Some(Some(decided)) => return decided,
+        Some(None) => return baseline(layers, probe),
+        None => {}
+    }
+    let by_network_policy = (!policies.is_empty()).then(network_policy);
+    if let Some(decided) = by_network_policy
+        && decided.0 == Reach::Allowed
+    {
+        return decided;
+    }
+    let rest = after_network_policy(layers, !policies.is_empty(), probe);
+    match by_network_policy {
+        // Allowed through an ipBlock holding a pod IP on some CNIs; where
+        // ipBlocks ignore pods, the rest decides, and may allow too.
+        Some(decided) if decided.0 == Reach::CniDependent && rest.0 == Reach::Denied => decided,
+        _ => rest,
+    }
+}
+
+/// The Main stage after NetworkPolicy admitted nothing for certain: its
+/// later rules, then isolation (by NetworkPolicy when `isolated`, or by a
+/// layer policy), then the Baseline stage.
+fn after_network_policy<'p>(
+    layers: &'p LayerSide<'p>,
+    isolated: bool,
+    probe: &mut Probe<'_, 'p>,
+) -> Decided<'p> {
+    let after = layers
+        .stage(Stage::Main)
+        .filter(|a| a.rule.order >= NETWORK_POLICY_ORDER);
+    match first_match(after, probe) {
+        Some(Some(decided)) => decided,
+        Some(None) => baseline(layers, probe),
+        None if isolated || !layers.isolating.is_empty() => {
+            (Reach::Denied, Decision::NoRuleAdmits(&layers.isolating))
+        }
+        None => baseline(layers, probe),
+    }
+}
+
+/// The Baseline stage, then the default: allowed.
+fn baseline<'p>(layers: &'p LayerSide<'p>, probe: &mut Probe<'_, 'p>) -> Decided<'p> {
+    match first_match(layers.stage(Stage::Baseline), probe) {
         Some(Some(decided)) => decided,
         _ => (Reach::Allowed, Decision::NotIsolated),
     }
 }
 
 /// The first rule of `rules` matching the connection: `Some(Some(..))`
-/// when it allows or denies, `Some(None)` when it passes.
+/// when it allows or denies, `Some(None)` when it passes. Rules that may
+/// match unknown to netposture are noted on the way, and so are rules of
+/// the tiered APIs that share the deciding rule's priority (in another
+/// policy) and may match too: the API leaves their order undefined.
 fn first_match<'p>(
-    mut rules: impl Iterator<Item = &'p Applied<'p>>,
-    remote: &Remote<'_>,
-    protocol: Protocol,
-    port: u16,
-    destination: Option<&Pod>,
+    rules: impl Iterator<Item = &'p Applied<'p>>,
+    probe: &mut Probe<'_, 'p>,
 ) -> Option<Option<Decided<'p>>> {
-    rules
-        .find(|a| a.rule.matches(remote, protocol, port, destination))
-        .map(|applied| match applied.rule.action {
+    let mut rules = rules.peekable();
+    while let Some(applied) = rules.next() {
+        let matching =
+            applied
+                .rule
+                .matching(probe.remote, probe.protocol, probe.port, probe.destination);
+        match matching {
+            Matching::No => continue,
+            Matching::Maybe => {
+                probe.unsure.note(*applied, None);
+                continue;
+            }
+            Matching::Yes => {}
+        }
+        if applied.policy.has_priority() {
+            while let Some(tie) = rules.next_if(|a| a.rule.order == applied.rule.order) {
+                let other_policy = !std::ptr::eq(tie.policy, applied.policy);
+                if other_policy
+                    && tie.rule.action != applied.rule.action
+                    && tie.rule.matching(
+                        probe.remote,
+                        probe.protocol,
+                        probe.port,
+                        probe.destination,
+                    ) != Matching::No
+                {
+                    probe.unsure.note(*tie, Some(*applied));
+                }
+            }
+        }
+        return Some(match applied.rule.action {
             Action::Allow => Some((Reach::Allowed, Decision::Layer(*applied))),
             Action::Deny => Some((Reach::Denied, Decision::Layer(*applied))),
             Action::Pass => None,
-        })
+        });
+    }
+    None
 }
 
 /// Both sides, given the policies and layer rules already selected for

@@ -20,6 +20,9 @@ use crate::input::InputArgs;
 use crate::output::{self, DetailFormat};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 when every port is allowed; 1 when some port is denied or allowed only on some CNIs; 3 when none is, but some answer is undetermined (a policy layer rule netposture cannot evaluate, such as a nodes or domain-name peer, may decide it); 2 on errors."
+)]
 pub struct CanReachArgs {
     /// NAMESPACE/POD, NAMESPACE (a new unlabelled pod there) or an IP address (a client outside the cluster).
     #[arg(value_name = "SRC", value_parser = EndpointArg::parse)]
@@ -136,10 +139,16 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
             cni.name
         ),
     }
+    let definitely_not_allowed = answer
+        .connections
+        .iter()
+        .any(|c| matches!(c.reach, Reach::Denied | Reach::CniDependent));
     Ok(if answer.allowed {
         ExitCode::SUCCESS
-    } else {
+    } else if definitely_not_allowed {
         ExitCode::from(crate::EXIT_CONDITION)
+    } else {
+        ExitCode::from(crate::EXIT_UNDETERMINED)
     })
 }
 
@@ -191,6 +200,15 @@ fn reach_word(reach: Reach) -> &'static str {
         Reach::Allowed => "allowed",
         Reach::Denied => "denied",
         Reach::CniDependent => "depends on the CNI",
+        Reach::Undetermined => "undetermined",
+    }
+}
+
+fn action_verb(action: Action) -> &'static str {
+    match action {
+        Action::Allow => "allow",
+        Action::Deny => "deny",
+        Action::Pass => "pass on",
     }
 }
 
@@ -262,6 +280,28 @@ fn explain_side(
             };
             format!("{word} by {policy} {direction}[{rule}] ({tier})")
         }
+        SideReason::Undetermined {
+            policy,
+            tier,
+            rule,
+            action,
+            same_priority_as,
+        } => {
+            let rule = format!("{policy} {direction}[{rule}] ({tier})");
+            match same_priority_as {
+                None => format!(
+                    "undetermined: {rule} would {} it, but has a peer netposture cannot evaluate (see unevaluated-policies)",
+                    action_verb(*action)
+                ),
+                Some(other) => format!(
+                    "undetermined: {rule} would {} it and shares its priority with {other}, which decides otherwise; the API leaves their order undefined",
+                    action_verb(*action)
+                ),
+            }
+        }
+        SideReason::UnreadPolicy { policy, tier } => format!(
+            "undetermined: {policy} ({tier}) may apply but could not be read (see unevaluated-policies)"
+        ),
         SideReason::Rule { policy, rule } => {
             let rule_name = rule_name(policy, direction, *rule);
             let decided = local

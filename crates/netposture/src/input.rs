@@ -95,9 +95,15 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
     let cluster = inventory::from_manifests(&manifests);
     for (namespace, state) in cluster.namespaces() {
         for rejected in state.rejected.values() {
+            // A Namespace is named by itself, not inside itself.
+            let object = if rejected.kind == "Namespace" {
+                rejected.name.clone()
+            } else {
+                format!("{namespace}/{}", rejected.name)
+            };
             eprintln!(
-                "warning: {} {namespace}/{} is left out: {}",
-                rejected.kind, rejected.name, rejected.reason
+                "warning: {} {object} is left out: {}",
+                rejected.kind, rejected.reason
             );
         }
     }

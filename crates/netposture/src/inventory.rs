@@ -30,6 +30,12 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             _ => None,
         })
         .collect();
+    let mut layer_copies: BTreeMap<_, usize> = BTreeMap::new();
+    for object in &manifests.objects {
+        if let Object::PolicyLayer(layer) = object {
+            *layer_copies.entry(layer.key()).or_default() += 1;
+        }
+    }
     for object in &manifests.objects {
         match object {
             Object::Namespace(namespace) => cluster.apply_namespace(namespace),
@@ -38,7 +44,19 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             Object::Service(service) => cluster.apply_service(service),
             Object::Ingress(ingress) => cluster.apply_ingress(ingress),
             Object::PeerAuthentication(object) => cluster.apply_peer_authentication(object),
-            Object::PolicyLayer(layer) => cluster.apply_layer_policy(layer.as_ref().clone()),
+            Object::PolicyLayer(layer) => {
+                let mut layer = layer.as_ref().clone();
+                let copies = layer_copies[&layer.key()];
+                if copies > 1 {
+                    // The API server stores one object per name: which one
+                    // depends on how they are applied, so neither is evaluated.
+                    layer.reject(format!(
+                        "the input holds {copies} {} objects with this name",
+                        layer.kind.kind
+                    ));
+                }
+                cluster.apply_layer_policy(layer);
+            }
             Object::Workload {
                 kind,
                 namespace,

@@ -32,6 +32,9 @@ const EXIT_ERROR: u8 = 2;
 /// Exit code when a condition asked about holds: `--fail-on`/`--min-score`,
 /// or a `can-reach` port that is not allowed.
 const EXIT_CONDITION: u8 = 1;
+/// Exit code of `can-reach` when no port is denied but some answer is
+/// undetermined: a rule netposture cannot evaluate may decide it.
+const EXIT_UNDETERMINED: u8 = 3;
 /// `scan --compliance` names at most this many failing namespaces per control.
 const COMPLIANCE_EXAMPLES: usize = 5;
 

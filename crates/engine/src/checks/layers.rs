@@ -17,12 +17,19 @@ pub(crate) struct LayerReport {
     pub not_enforced: Vec<String>,
     /// `kind/name: what was not evaluated`, and the checks it may affect.
     pub unevaluated: Vec<(String, &'static [&'static str])>,
+    /// Policies the API server would reject, with why: left out.
+    pub rejected: Vec<(String, String)>,
 }
 
 impl LayerReport {
     pub fn new<'a>(policies: impl Iterator<Item = &'a LayerPolicy>, cni: &CniStatus) -> Self {
         let mut report = LayerReport::default();
+        let mut prioritized: Vec<&LayerPolicy> = Vec::new();
         for policy in policies {
+            if let Some(reason) = &policy.rejected {
+                report.rejected.push((policy.describe(), reason.clone()));
+                continue;
+            }
             match policy.enforcement(cni) {
                 Enforcement::NotEnforced => {
                     report.not_enforced.push(format!(
@@ -48,13 +55,45 @@ impl LayerReport {
                     affected_checks(note.direction),
                 ));
             }
+            if policy.has_priority() {
+                prioritized.push(policy);
+            }
         }
+        report.unevaluated.extend(same_priority(prioritized));
         report
     }
 
     fn is_empty(&self) -> bool {
         self.evaluated.is_empty() && self.not_enforced.is_empty()
     }
+}
+
+/// Policies of one tier sharing a priority: where two of them match one
+/// flow, the API leaves undefined which decides.
+fn same_priority(
+    mut policies: Vec<&LayerPolicy>,
+) -> impl Iterator<Item = (String, &'static [&'static str])> {
+    policies.sort_by(|a, b| {
+        (a.stage, a.order.unwrap_or_default())
+            .partial_cmp(&(b.stage, b.order.unwrap_or_default()))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let groups: Vec<Vec<&LayerPolicy>> = policies
+        .chunk_by(|a, b| a.stage == b.stage && a.order == b.order)
+        .filter(|group| group.len() > 1)
+        .map(<[_]>::to_vec)
+        .collect();
+    groups.into_iter().map(|group| {
+        let names: Vec<String> = group.iter().map(|p| p.describe()).collect();
+        (
+            format!(
+                "{} share {}: where they match the same flow, the API leaves undefined which decides",
+                names.join(", "),
+                group[0].tier()
+            ),
+            affected_checks(None),
+        )
+    })
 }
 
 impl Findings<'_> {
@@ -99,6 +138,22 @@ impl Findings<'_> {
             .with_evidence(capped(lines.chain(report.evaluated.iter().cloned())))
             .with_remediation("Review these policies' effect on this namespace by hand: the verdicts they may affect carry a warning."),
         )
+    }
+
+    /// An `invalid-object` finding for each layer policy the API server would reject.
+    pub(super) fn invalid_layer_policies(&self) -> impl Iterator<Item = Check> + '_ {
+        self.layers.rejected.iter().map(|(policy, reason)| {
+            check(
+                ids::INVALID_OBJECT,
+                CheckStatus::Fail,
+                Severity::Medium,
+                format!(
+                    "{policy} would be rejected by the API server and is left out of the evaluation: {reason}"
+                ),
+            )
+            .with_evidence(vec![policy.clone()])
+            .with_remediation("Fix the object so that the API server accepts it.")
+        })
     }
 
     /// Turns a passing verdict into a warning where an unevaluated layer

@@ -156,6 +156,7 @@ impl Findings<'_> {
         ];
         checks.extend(self.policy_layers());
         self.warn_where_unevaluated(&mut checks);
+        checks.extend(self.invalid_layer_policies());
         checks.extend(self.state.rejected.values().map(|rejected| {
             check(
                 ids::INVALID_OBJECT,
@@ -324,6 +325,13 @@ impl Findings<'_> {
             .filter(|(_, r)| *r == Reach::CniDependent)
             .map(|(p, _)| p)
             .collect();
+        let undetermined: Vec<&String> = self
+            .pods
+            .dns_udp
+            .iter()
+            .filter(|(_, r)| *r == Reach::Undetermined)
+            .map(|(p, _)| p)
+            .collect();
         let mut evidence = vec![self.dns_description.clone()];
         let (status, message) = if !blocked.is_empty() {
             evidence.extend(pods(blocked.iter().copied()));
@@ -332,6 +340,15 @@ impl Findings<'_> {
                 format!(
                     "{} pod(s) cannot send UDP/53 to any cluster DNS pod: name resolution fails",
                     blocked.len()
+                ),
+            )
+        } else if !undetermined.is_empty() {
+            evidence.extend(pods(undetermined.iter().copied()));
+            (
+                CheckStatus::Warn,
+                format!(
+                    "undetermined for {} pod(s): a policy layer rule netposture cannot evaluate may decide whether they reach DNS on UDP/53",
+                    undetermined.len()
                 ),
             )
         } else if !depends.is_empty() {
@@ -377,7 +394,20 @@ impl Findings<'_> {
                 .collect()
         };
         let blocked = with(Reach::Denied);
+        let undetermined = with(Reach::Undetermined);
         let depends = with(Reach::CniDependent);
+        if blocked.is_empty() && !undetermined.is_empty() {
+            return check(
+                ids::DNS_TCP_ALLOWED,
+                CheckStatus::Warn,
+                Severity::Low,
+                format!(
+                    "undetermined for {} pod(s): a policy layer rule netposture cannot evaluate may decide whether they reach DNS on TCP/53",
+                    undetermined.len()
+                ),
+            )
+            .with_evidence(capped(pods(undetermined)));
+        }
         if blocked.is_empty() && depends.is_empty() {
             return check(
                 ids::DNS_TCP_ALLOWED,

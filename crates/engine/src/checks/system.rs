@@ -258,6 +258,10 @@ impl Findings<'_> {
                                 "{} (through an ipBlock that holds or may hold a pod IP: on some CNIs)",
                                 line()
                             )),
+                            Reach::Undetermined => Some(format!(
+                                "{} (undetermined: a policy layer rule netposture cannot evaluate may decide)",
+                                line()
+                            )),
                             Reach::Denied => None,
                         }
                     })

@@ -18,8 +18,9 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
     if let Some(tier) = spec["tier"].as_str().filter(|t| *t != "default") {
         policy.notes.push(Note::new(
             None,
-            format!("tier {tier:?}: only the default tier is evaluated"),
+            format!("tier `{tier}`: only the default tier is evaluated"),
         ));
+        policy.unread = true;
         return;
     }
     for flag in ["doNotTrack", "preDNAT", "applyOnForward"] {
@@ -51,6 +52,7 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
                 None,
                 format!("{error}: the policy is not evaluated"),
             ));
+            policy.unread = true;
             return;
         }
     }
@@ -145,13 +147,45 @@ fn rule(
         Some("Deny") => Action::Deny,
         Some("Pass") => Action::Pass,
         Some("Log") => return Ok(None),
-        other => return Err(format!("unknown action {other:?}")),
+        Some(other) => return Err(format!("unknown action `{other}`")),
+        None => return Err("action is missing".into()),
     };
     let protocol = match protocol(&item["protocol"]) {
         Ok(protocol) => protocol,
         // ICMP and other protocols never carry the TCP/UDP/SCTP traffic judged here.
         Err(_) => return Ok(None),
     };
+    match matcher(item, direction, own, protocol) {
+        Ok((peers, ports)) => Ok(Some(LayerRule {
+            action,
+            order,
+            peers,
+            ports,
+        })),
+        // Kept in place as a rule that may match anything, so a verdict it
+        // could change is undetermined rather than guessed.
+        Err(error) => {
+            notes.push(Note::new(
+                Some(direction),
+                format!("{field}: {error}; which traffic it matches is unknown"),
+            ));
+            Ok(Some(LayerRule {
+                action,
+                order,
+                peers: vec![LayerPeer::Unevaluated],
+                ports: Vec::new(),
+            }))
+        }
+    }
+}
+
+/// The peers and ports a rule matches, when netposture can read them.
+fn matcher(
+    item: &Value,
+    direction: Direction,
+    own: Option<&str>,
+    protocol: Option<Protocol>,
+) -> Result<(Vec<LayerPeer>, Vec<PortMatch>), String> {
     for unsupported in ["notProtocol", "http", "ipVersion"] {
         if !item[unsupported].is_null() {
             return Err(format!("{unsupported} is not evaluated"));
@@ -189,20 +223,10 @@ fn rule(
             return Err(format!("{key} is not evaluated"));
         }
     }
-    let peers = peers(peer, own)?;
-    let ports = ports(&item["destination"]["ports"], protocol)?;
-    if !peers.is_empty() && peers.iter().all(|p| matches!(p, LayerPeer::Unevaluated)) {
-        notes.push(Note::new(
-            Some(direction),
-            format!("{field}: no peer can be evaluated"),
-        ));
-    }
-    Ok(Some(LayerRule {
-        action,
-        order,
-        peers,
-        ports,
-    }))
+    Ok((
+        peers(peer, own)?,
+        ports(&item["destination"]["ports"], protocol)?,
+    ))
 }
 
 /// Selectors or nets of the peer entity; none means every peer.

@@ -38,10 +38,12 @@ pub(super) fn convert(policy: &mut LayerPolicy, object: &Value) {
                 None,
                 "specs with several rules are not evaluated (only a single spec is)",
             ));
+            policy.unread = true;
             return;
         }
         (_, Err(error)) => {
             policy.notes.push(Note::new(None, error));
+            policy.unread = true;
             return;
         }
     };
@@ -73,6 +75,7 @@ pub(super) fn convert(policy: &mut LayerPolicy, object: &Value) {
                 None,
                 format!("{error}: the policy is not evaluated"),
             ));
+            policy.unread = true;
             return;
         }
     }

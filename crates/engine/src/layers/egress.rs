@@ -30,7 +30,10 @@ fn layer_addresses(rule: &LayerRule, family: Family) -> Intervals {
             LayerPeer::Cidr(block) | LayerPeer::Addresses(block) => {
                 addresses.union_with(&block_addresses(family, block))
             }
-            LayerPeer::Pods(_) | LayerPeer::AllPods | LayerPeer::Unevaluated => {}
+            LayerPeer::Pods(_)
+            | LayerPeer::AllPods
+            | LayerPeer::Unevaluated
+            | LayerPeer::Nothing => {}
         }
     }
     addresses

@@ -12,6 +12,7 @@ mod defaults;
 mod egress;
 mod selectors;
 mod tiered;
+mod tiered_validation;
 
 use std::fmt;
 
@@ -223,13 +224,15 @@ pub enum LayerPeer {
     /// A peer the engine cannot evaluate (domain names, nodes): it matches
     /// nothing here, and a note on the policy says so.
     Unevaluated,
+    /// No one: what a fail-closed peer of an allowing rule matches.
+    Nothing,
 }
 
 impl LayerPeer {
     fn matches(&self, remote: &Remote<'_>) -> bool {
         match (self, remote) {
             (LayerPeer::Everything, _) => true,
-            (LayerPeer::Unevaluated, _) => false,
+            (LayerPeer::Unevaluated | LayerPeer::Nothing, _) => false,
             (LayerPeer::Pods(set), Remote::Pod(end)) => {
                 set.matches(end.namespace, end.namespace_labels, end.pod)
             }
@@ -260,20 +263,41 @@ pub struct LayerRule {
     pub ports: Vec<PortMatch>,
 }
 
+/// Whether a rule matches a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Matching {
+    Yes,
+    No,
+    /// Only a peer netposture cannot evaluate could match it.
+    Maybe,
+}
+
 impl LayerRule {
-    pub fn matches(
+    pub fn matching(
         &self,
         remote: &Remote<'_>,
         protocol: Protocol,
         port: u16,
         destination: Option<&Pod>,
-    ) -> bool {
-        (self.ports.is_empty()
+    ) -> Matching {
+        let port_ok = self.ports.is_empty()
             || self
                 .ports
                 .iter()
-                .any(|p| p.admits(protocol, port, destination)))
-            && (self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)))
+                .any(|p| p.admits(protocol, port, destination));
+        if !port_ok {
+            Matching::No
+        } else if self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)) {
+            Matching::Yes
+        } else if self
+            .peers
+            .iter()
+            .any(|p| matches!(p, LayerPeer::Unevaluated))
+        {
+            Matching::Maybe
+        } else {
+            Matching::No
+        }
     }
 }
 
@@ -313,6 +337,12 @@ pub struct LayerPolicy {
     /// Main stage: the directions in which selecting a pod isolates it.
     pub isolates: Vec<Direction>,
     pub notes: Vec<Note>,
+    /// Why the API server would reject the object: it is then left out of
+    /// the evaluation and reported as an invalid object.
+    pub rejected: Option<String>,
+    /// The policy governs pods but could not be read (its subject, its tier
+    /// or its rules as a whole): any flow of a pod it may select is undetermined.
+    pub unread: bool,
 }
 
 /// How the index keys a layer policy.
@@ -339,14 +369,40 @@ impl LayerPolicy {
             egress: None,
             isolates: Vec::new(),
             notes: Vec::new(),
+            rejected: None,
+            unread: false,
         };
         let spec = &object["spec"];
         match kind.group {
-            TIERED_GROUP => tiered::convert(&mut policy, spec),
+            TIERED_GROUP => {
+                let violations = tiered_validation::violations(kind.kind, name, spec);
+                if violations.is_empty() {
+                    tiered::convert(&mut policy, spec);
+                } else {
+                    policy.reject(violations.join("; "));
+                    // Reported where its subject, when readable, would apply.
+                    policy.subject = tiered::subject(&spec["subject"]).ok();
+                }
+            }
             CALICO_GROUP => calico::convert(&mut policy, spec),
             _ => cilium::convert(&mut policy, object),
         }
         policy
+    }
+
+    /// Leaves the policy out of the evaluation: the API server would not
+    /// store it (or, of two with one name, only one of them).
+    pub fn reject(&mut self, reason: String) {
+        self.rejected = Some(reason);
+        self.ingress = None;
+        self.egress = None;
+        self.isolates.clear();
+        self.notes.clear();
+    }
+
+    /// A tiered API's policy with a priority, which the API lets tie.
+    pub fn has_priority(&self) -> bool {
+        self.kind.group == TIERED_GROUP && self.order.is_some()
     }
 
     pub fn key(&self) -> LayerKey {
@@ -387,7 +443,8 @@ impl LayerPolicy {
         let order = self.order.map(|o| o.to_string());
         match (self.kind.group, self.stage, order) {
             (TIERED_GROUP, Stage::Admin, Some(o)) => format!("Admin tier, priority {o}"),
-            (TIERED_GROUP, _, _) => "Baseline tier".into(),
+            (TIERED_GROUP, _, Some(o)) => format!("Baseline tier, priority {o}"),
+            (TIERED_GROUP, _, None) => "Baseline tier".into(),
             (CALICO_GROUP, _, Some(o)) => format!("Calico, order {o}"),
             (CALICO_GROUP, _, None) => "Calico, no order".into(),
             _ => "Cilium".into(),
@@ -452,6 +509,8 @@ pub struct LayerSide<'a> {
     /// Main-stage policies that select the pod for the direction: they
     /// isolate it as a NetworkPolicy does, even without a matching rule.
     pub isolating: Vec<&'a LayerPolicy>,
+    /// Policies that may select the pod but could not be read.
+    pub unread: Vec<&'a LayerPolicy>,
 }
 
 impl<'a> LayerSide<'a> {
@@ -459,10 +518,11 @@ impl<'a> LayerSide<'a> {
         direction: Direction::Ingress,
         rules: Vec::new(),
         isolating: Vec::new(),
+        unread: Vec::new(),
     };
 
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.isolating.is_empty()
+        self.rules.is_empty() && self.isolating.is_empty() && self.unread.is_empty()
     }
 
     /// The rules of `policies` whose subject `selects` for `direction`.
@@ -475,8 +535,13 @@ impl<'a> LayerSide<'a> {
             direction,
             rules: Vec::new(),
             isolating: Vec::new(),
+            unread: Vec::new(),
         };
         for policy in policies {
+            if policy.unread {
+                side.unread.push(policy);
+                continue;
+            }
             let (Some(subject), Some(rules)) = (&policy.subject, policy.rules(direction)) else {
                 continue;
             };

@@ -11,44 +11,19 @@ use super::{Action, LayerPeer, LayerPolicy, LayerRule, Note, PodSet, Scope, Stag
 use crate::model::{Direction, PortMatch, PortSpec, Protocol};
 
 const CLUSTER_NETWORK_POLICY: &str = "ClusterNetworkPolicy";
+const ADMIN: &str = "AdminNetworkPolicy";
 const BASELINE: &str = "BaselineAdminNetworkPolicy";
 
+/// Converts a policy [`super::tiered_validation`] found valid.
 pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
     let kind = policy.kind.kind;
-    let priority = spec["priority"].as_f64();
-    let stage = match (kind, spec["tier"].as_str()) {
-        (CLUSTER_NETWORK_POLICY, Some("Admin")) | ("AdminNetworkPolicy", _) => Stage::Admin,
-        (CLUSTER_NETWORK_POLICY, Some("Baseline")) | (BASELINE, _) => Stage::Baseline,
-        (_, tier) => {
-            policy.notes.push(Note::new(
-                None,
-                format!(
-                    "spec.tier {tier:?} is neither Admin nor Baseline: the policy is not evaluated"
-                ),
-            ));
-            return;
-        }
+    policy.stage = match (kind, spec["tier"].as_str()) {
+        (CLUSTER_NETWORK_POLICY, Some("Admin")) | (ADMIN, _) => Stage::Admin,
+        _ => Stage::Baseline,
     };
-    if kind == BASELINE && policy.name != "default" {
-        policy.notes.push(Note::new(
-            None,
-            "only the BaselineAdminNetworkPolicy named `default` takes effect; this one is ignored",
-        ));
-        return;
-    }
-    policy.stage = stage;
-    if stage == Stage::Admin {
-        match priority {
-            Some(priority) => policy.order = Some(priority),
-            None => {
-                policy.notes.push(Note::new(
-                    None,
-                    "spec.priority is missing: the policy is not evaluated",
-                ));
-                return;
-            }
-        }
-    }
+    // Lower priority values come first within either tier; the singleton
+    // BaselineAdminNetworkPolicy has no priority.
+    policy.order = spec["priority"].as_f64().filter(|_| kind != BASELINE);
     match subject(&spec["subject"]) {
         Ok(subject) => policy.subject = Some(subject),
         Err(error) => {
@@ -56,6 +31,7 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
                 None,
                 format!("{error}: the policy is not evaluated"),
             ));
+            policy.unread = true;
             return;
         }
     }
@@ -93,7 +69,7 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
 }
 
 /// `subject: {namespaces: SELECTOR}` or `{pods: {namespaceSelector, podSelector}}`.
-fn subject(value: &Value) -> Result<PodSet, String> {
+pub(super) fn subject(value: &Value) -> Result<PodSet, String> {
     pod_set(value, "spec.subject")?
         .ok_or_else(|| "spec.subject selects neither namespaces nor pods".into())
 }
@@ -125,7 +101,16 @@ fn action(value: &Value, v2: bool, field: &str) -> Result<Action, String> {
         (Some("Accept"), true) | (Some("Allow"), false) => Ok(Action::Allow),
         (Some("Deny"), _) => Ok(Action::Deny),
         (Some("Pass"), _) => Ok(Action::Pass),
-        (other, _) => Err(format!("{field}.action: unknown action {other:?}")),
+        (Some(other), _) => Err(format!("{field}.action: unknown action `{other}`")),
+        (None, _) => Err(format!("{field}.action is missing")),
+    }
+}
+
+/// The peer fields of each direction: ingress peers are pods only.
+fn peer_fields(direction: Direction) -> &'static [&'static str] {
+    match direction {
+        Direction::Ingress => &["namespaces", "pods"],
+        Direction::Egress => &["namespaces", "pods", "nodes", "networks", "domainNames"],
     }
 }
 
@@ -145,15 +130,37 @@ fn rule(
     let mut peers = Vec::new();
     for (index, peer) in list(&item[peers_field], field)?.iter().enumerate() {
         let peer_field = format!("{field}.{peers_field}[{index}]");
-        if let Some(set) = pod_set(peer, &peer_field)? {
-            peers.push(LayerPeer::Pods(set));
-            continue;
+        let known = peer_fields(direction)
+            .iter()
+            .any(|key| !peer[*key].is_null());
+        if !known {
+            // The API: an implementation that sees no field it knows (a newer
+            // CRD's peer kind, or none at all) fails closed.
+            notes.push(Note::new(
+                Some(direction),
+                format!("{peer_field}: {}", fail_closed_note(action)),
+            ));
+            if action == Action::Allow {
+                peers.push(LayerPeer::Nothing);
+                continue;
+            }
+            return Ok(LayerRule {
+                action: Action::Deny,
+                order,
+                peers: Vec::new(),
+                ports: Vec::new(),
+            });
         }
-        for (i, network) in list(&peer["networks"], &peer_field)?.iter().enumerate() {
-            peers.push(LayerPeer::Cidr(cidr(
-                network,
-                &format!("{peer_field}.networks[{i}]"),
-            )?));
+        match read_peer(peer, &peer_field) {
+            Ok(read) => peers.extend(read),
+            // Kept in place as a peer that may match, so the rule still counts.
+            Err(error) => {
+                peers.push(LayerPeer::Unevaluated);
+                notes.push(Note::new(
+                    Some(direction),
+                    format!("{error}; treated as matching nothing"),
+                ));
+            }
         }
         let unevaluated = [
             ("nodes", "nodes peers (node IPs are not known here)"),
@@ -174,11 +181,6 @@ fn rule(
             }
         }
     }
-    if peers.is_empty() {
-        return Err(format!(
-            "{field}.{peers_field}: no peer the engine understands"
-        ));
-    }
     let ports = if v2 {
         protocols(&item["protocols"], field)?
     } else {
@@ -190,6 +192,29 @@ fn rule(
         peers,
         ports,
     })
+}
+
+/// The pods or networks of a peer; nodes and domain names are not read here.
+fn read_peer(peer: &Value, field: &str) -> Result<Vec<LayerPeer>, String> {
+    if let Some(set) = pod_set(peer, field)? {
+        return Ok(vec![LayerPeer::Pods(set)]);
+    }
+    list(&peer["networks"], field)?
+        .iter()
+        .enumerate()
+        .map(|(i, network)| cidr(network, &format!("{field}.networks[{i}]")).map(LayerPeer::Cidr))
+        .collect()
+}
+
+fn fail_closed_note(action: Action) -> &'static str {
+    match action {
+        Action::Allow => {
+            "a peer that sets no field netposture knows; as the API requires, an Allow rule fails closed and this peer matches nothing"
+        }
+        Action::Deny | Action::Pass => {
+            "a peer that sets no field netposture knows; as the API requires, a Deny or Pass rule fails closed and denies all traffic"
+        }
+    }
 }
 
 /// A destination named port matches whatever protocol the container port has.

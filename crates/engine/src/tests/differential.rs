@@ -22,6 +22,7 @@
 
 mod generate;
 mod impact;
+mod layers;
 mod namespace_verdicts;
 mod pod_ips;
 mod reference;
@@ -278,6 +279,7 @@ fn compare(objects: &Objects, tally: &mut Tally) -> Vec<String> {
                     Reach::Denied => 0,
                     Reach::CniDependent => 1,
                     Reach::Allowed => 2,
+                    Reach::Undetermined => unreachable!("NetworkPolicy alone is always evaluated"),
                 }] += 1;
                 let wanted = expected(&reference, from, to, probe);
                 if answer != wanted {

@@ -7,8 +7,6 @@ use crate::posture::CheckStatus;
 use crate::reach::{LayerEnds, SideReason};
 
 const ANP: &str = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n";
-const BANP: &str =
-    "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\n";
 const CNP: &str = "apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\n";
 
 /// A BaselineAdminNetworkPolicy denying everything it can, for every
@@ -272,7 +270,86 @@ fn rule_21_cluster_network_policy_tiers_and_protocols() {
     assert!(p.default_deny_ingress && p.default_deny_egress);
     assert_eq!(
         check(&p, "default-deny-ingress").evidence,
-        ["clusternetworkpolicy/baseline (Baseline tier)"]
+        ["clusternetworkpolicy/baseline (Baseline tier, priority 0)"]
+    );
+}
+
+/// A Baseline-tier ClusterNetworkPolicy over every namespace with one egress rule.
+fn baseline_cnp(name: &str, priority: u32, action: &str) -> String {
+    format!(
+        "{CNP}metadata: {{name: {name}}}\nspec: {{tier: Baseline, priority: {priority}, subject: {{namespaces: {{}}}}, egress: [{{action: {action}, to: [{{networks: ['0.0.0.0/0']}}]}}]}}\n---\n"
+    )
+}
+
+#[test]
+fn rule_21_baseline_tier_policies_are_ordered_by_priority_not_by_name() {
+    let web = pod("a", "web", "app: web");
+    for (accept, deny) in [("a-accept", "b-deny"), ("b-accept", "a-deny")] {
+        let c = cluster(&format!(
+            "{}{}{web}",
+            baseline_cnp(accept, 20, "Accept"),
+            baseline_cnp(deny, 10, "Deny")
+        ));
+        assert_eq!(
+            reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+            Reach::Denied,
+            "priority 10 decides before 20, whatever the names ({accept}, {deny})"
+        );
+    }
+}
+
+#[test]
+fn rule_21_a_deny_or_pass_rule_with_a_peer_of_no_known_field_fails_closed_to_deny_all() {
+    let web = pod("a", "web", "app: web");
+    let db = pod("b", "db", "app: db");
+    for (action, peer) in [
+        ("Deny", "{}"),
+        ("Pass", "{}"),
+        ("Deny", "{serviceAccounts: {name: x}}"),
+    ] {
+        let c = cluster(&format!(
+            "{}{web}{db}",
+            anp(
+                "future",
+                5,
+                &format!("egress: [{{action: {action}, to: [{peer}]}}]")
+            )
+        ));
+        assert_eq!(
+            reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+            Reach::Denied,
+            "{action} {peer}"
+        );
+        assert_eq!(reach(&c, "a/web", "b/db", UDP, 53), Reach::Denied);
+        let layers = check(&posture(&c, "a"), "unevaluated-policies");
+        assert!(
+            layers.evidence[0].contains("fails closed and denies all traffic"),
+            "{layers:?}"
+        );
+    }
+    // Ingress peers are pods only: `networks` is no field of theirs.
+    let c = cluster(&format!(
+        "{}{web}{db}",
+        anp(
+            "no-networks",
+            5,
+            "ingress: [{action: Deny, from: [{networks: ['0.0.0.0/0']}]}]"
+        )
+    ));
+    assert_eq!(reach(&c, "b/db", "a/web", TCP, 80), Reach::Denied);
+}
+
+#[test]
+fn rule_21_an_allow_rule_with_a_peer_of_no_known_field_matches_nothing() {
+    let c = cluster(&format!(
+        "{}{BASELINE_DENY_ALL}{}",
+        anp("future", 5, "egress: [{action: Allow, to: [{}]}]"),
+        pod("a", "web", "app: web")
+    ));
+    assert_eq!(
+        reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
+        Reach::Denied,
+        "the baseline decides"
     );
 }
 
@@ -366,19 +443,6 @@ fn rule_21_explain_names_the_deciding_layer_rule() {
         }
     );
     assert_eq!(verdict.ingress.reason, SideReason::NotIsolated);
-}
-
-#[test]
-fn rule_21_only_the_baseline_named_default_counts() {
-    let other = format!(
-        "{BANP}metadata: {{name: other}}\nspec: {{subject: {{namespaces: {{}}}}, egress: [{{action: Deny, to: [{{networks: ['0.0.0.0/0', '::/0']}}]}}]}}\n---\n"
-    );
-    let c = cluster(&format!("{other}{}", pod("a", "web", "app: web")));
-    let p = posture(&c, "a");
-    assert!(p.egress_open);
-    let layers = check(&p, "unevaluated-policies");
-    assert_eq!(layers.status, CheckStatus::Warn);
-    assert!(layers.evidence[0].contains("named `default`"), "{layers:?}");
 }
 
 #[test]
@@ -615,9 +679,18 @@ fn rule_22_namespaced_calico_policy_and_unevaluated_selectors() {
         pod("a", "lb", "role: lb"),
         pod("b", "web", "app: web")
     ));
-    assert_eq!(reach(&c, "a/lb", "a/web", TCP, 80), Reach::Allowed);
-    assert_eq!(reach(&c, "b/web", "a/web", TCP, 80), Reach::Denied);
-    assert_eq!(reach(&c, "a/web", "b/web", TCP, 80), Reach::Allowed);
+    // The unreadable global policy may govern every pod, either way.
+    assert_eq!(reach(&c, "a/lb", "a/web", TCP, 80), Reach::Undetermined);
+    assert_eq!(reach(&c, "b/web", "a/web", TCP, 80), Reach::Undetermined);
+    assert_eq!(reach(&c, "a/web", "b/web", TCP, 80), Reach::Undetermined);
+    let without = cluster(&format!(
+        "{CALICO}{calico_np}{}{}{}",
+        pod("a", "web", "app: web"),
+        pod("a", "lb", "role: lb"),
+        pod("b", "web", "app: web")
+    ));
+    assert_eq!(reach(&without, "a/lb", "a/web", TCP, 80), Reach::Allowed);
+    assert_eq!(reach(&without, "b/web", "a/web", TCP, 80), Reach::Denied);
     let b = posture(&c, "b");
     let layers = check(&b, "unevaluated-policies");
     assert_eq!(layers.status, CheckStatus::Warn);
@@ -635,4 +708,37 @@ fn rule_22_namespaced_calico_policy_and_unevaluated_selectors() {
         "{layers:?}"
     );
     assert_eq!(check(&b, "dns-allowed").status, CheckStatus::Warn);
+}
+
+/// Found by the layered differential test: NetworkPolicy's ipBlock holding
+/// the peer's IP admits only where ipBlocks match pods, but a Cilium allow
+/// rule beside it admits everywhere, so the flow is allowed on every CNI.
+#[test]
+fn rule_22_a_layer_allow_beside_an_ip_block_of_pods_allows_on_every_cni() {
+    let ip_block_egress = policy(
+        "a",
+        "pods-by-ip",
+        "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 10.0.0.0/16}}]}]}",
+    );
+    let pods = format!(
+        "{}{}",
+        pod_with_ip("a", "web", "app: web", "10.0.9.1"),
+        pod_with_ip("b", "db", "app: db", "10.0.9.2")
+    );
+    let without = cluster(&format!("{CILIUM}{ip_block_egress}{pods}"));
+    assert_eq!(
+        reach(&without, "a/web", "b/db", TCP, 80),
+        Reach::CniDependent
+    );
+    let cluster_wide = format!(
+        "{CCNP}metadata: {{name: to-cluster}}\nspec: {{endpointSelector: {{}}, egress: [{{toEntities: [cluster]}}]}}\n---\n"
+    );
+    let with = cluster(&format!("{CILIUM}{ip_block_egress}{cluster_wide}{pods}"));
+    assert_eq!(reach(&with, "a/web", "b/db", TCP, 80), Reach::Allowed);
+    // A Calico Pass after NetworkPolicy goes on to the default allow.
+    let pass = format!(
+        "{GNP}metadata: {{name: pass}}\nspec: {{order: 1500, selector: all(), types: [Egress], egress: [{{action: Pass}}]}}\n---\n"
+    );
+    let with = cluster(&format!("{CALICO}{ip_block_egress}{pass}{pods}"));
+    assert_eq!(reach(&with, "a/web", "b/db", TCP, 80), Reach::Allowed);
 }

@@ -15,13 +15,16 @@ mod hygiene;
 mod impact;
 mod index;
 mod ingress;
+mod layer_validation;
 mod layers;
 mod mesh;
+mod messages;
 mod peers;
 mod ports;
 mod selection;
 mod suggest;
 mod system;
+mod undetermined;
 mod verdicts;
 
 use serde::Deserialize;

@@ -348,6 +348,11 @@ impl Reference {
             })
     }
 
+    /// Whether NetworkPolicies isolate `local`, a pod, for `direction`.
+    pub fn isolates(&self, local: Party, direction: Direction) -> bool {
+        matches!(local, Party::Pod(index) if !self.isolating[index][slot(direction)].is_empty())
+    }
+
     /// The policies of `namespace` that select every pod there, present and
     /// future, and list `direction`.
     pub fn whole_namespace_policies(&self, namespace: &str, direction: Direction) -> Vec<usize> {
