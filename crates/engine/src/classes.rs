@@ -22,6 +22,7 @@ use kube_core::{Expression, Selector};
 
 use crate::Cluster;
 use crate::model::{ContainerPort, Direction, IpBlock, Labels, Peer, Pod, Policy};
+use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint};
 
 /// Pods no NetworkPolicy can tell apart.
@@ -29,6 +30,8 @@ use crate::reach::{self, Endpoint};
 pub struct PodClass<'a> {
     pub namespace: &'a str,
     pub namespace_labels: &'a Labels,
+    /// Where a member whose IP is not known may have it.
+    pub pod_cidrs: &'a PodCidrs,
     /// In name order; never empty.
     pub members: Vec<&'a Pod>,
     /// Per key of [`PodClasses::keys`]: the members' value, if any.
@@ -45,6 +48,7 @@ impl<'a> PodClass<'a> {
             namespace: self.namespace,
             namespace_labels: self.namespace_labels,
             pod,
+            pod_cidrs: self.pod_cidrs,
         })
     }
 }
@@ -67,18 +71,26 @@ struct Signature<'a> {
     labels: Vec<Option<&'a str>>,
     ports: &'a [ContainerPort],
     host_network: bool,
-    /// Which of the policies' ipBlocks hold one of the pod's IPs.
+    /// Which of the policies' ipBlocks hold (or, for a pod whose IP is not
+    /// known, may hold) one of the pod's IPs.
     blocks: Vec<bool>,
 }
 
 impl<'a> PodClasses<'a> {
-    pub fn new(cluster: &'a Cluster) -> Self {
+    /// `pod_cidrs`: where a pod whose IP is not known may have it.
+    pub fn new(cluster: &'a Cluster, pod_cidrs: &'a PodCidrs) -> Self {
         let keys = selector_keys(cluster);
         let blocks = ip_blocks(cluster);
         let mut index: HashMap<Signature<'a>, usize> = HashMap::new();
         let mut grouped = PodClasses::default();
         for (namespace, state) in cluster.namespaces() {
             for pod in state.pods.values() {
+                let endpoint = Endpoint {
+                    namespace,
+                    namespace_labels: &state.labels,
+                    pod,
+                    pod_cidrs,
+                };
                 let signature = Signature {
                     namespace,
                     labels: keys
@@ -89,7 +101,7 @@ impl<'a> PodClasses<'a> {
                     host_network: pod.host_network,
                     blocks: blocks
                         .iter()
-                        .map(|block| pod.ips.iter().any(|ip| block.contains(*ip)))
+                        .map(|block| endpoint.may_be_in(block))
                         .collect(),
                 };
                 let classes = &mut grouped.classes;
@@ -97,6 +109,7 @@ impl<'a> PodClasses<'a> {
                     classes.push(PodClass {
                         namespace,
                         namespace_labels: &state.labels,
+                        pod_cidrs,
                         members: Vec::new(),
                         values: signature.labels.clone(),
                         egress: reach::selecting(state, pod, Direction::Egress),
@@ -105,11 +118,6 @@ impl<'a> PodClasses<'a> {
                     classes.len() - 1
                 });
                 classes[class].members.push(pod);
-                let endpoint = Endpoint {
-                    namespace,
-                    namespace_labels: &state.labels,
-                    pod,
-                };
                 grouped.pods.push((endpoint, class));
             }
         }

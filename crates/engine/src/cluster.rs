@@ -6,12 +6,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod as K8sPod, Service as K8sService};
+use ipnet::IpNet;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod as K8sPod, Service as K8sService};
 use k8s_openapi::api::networking::v1::{Ingress as K8sIngress, NetworkPolicy};
 
 use crate::annotations::NamespaceChoices;
 use crate::cni::CniSignal;
 use crate::convert::{self, Rejected};
+use crate::impact::Affected;
 use crate::ingress::{self, Ingress};
 use crate::layers::{LayerKey, LayerKind, LayerPolicy};
 use crate::mesh::{self, PeerAuthentication};
@@ -26,6 +28,8 @@ pub struct Cluster {
     layers: BTreeMap<LayerKey, LayerPolicy>,
     /// Istio control plane pods by `namespace/name`.
     mesh_control_plane: BTreeSet<String>,
+    /// `spec.podCIDRs` of each Node, by node name.
+    node_pod_cidrs: BTreeMap<String, Vec<IpNet>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -131,6 +135,58 @@ impl Cluster {
             .map(|state| state.peer_authentications.len())
             .sum();
         self.mesh_control_plane.len() + policies
+    }
+
+    /// Every Node's pod CIDRs, each once.
+    pub fn node_pod_cidrs(&self) -> impl Iterator<Item = IpNet> + '_ {
+        let all: BTreeSet<IpNet> = self.node_pod_cidrs.values().flatten().copied().collect();
+        all.into_iter()
+    }
+
+    /// Keeps a Node's `spec.podCIDRs` (or the older `spec.podCIDR`), the
+    /// only part of a Node the engine uses. A change to the cluster's set of
+    /// pod CIDRs can move any pod whose IP is not known into or out of an
+    /// ipBlock: it affects every namespace.
+    pub fn apply_node(&mut self, node: &Node) -> Affected {
+        let name = node.metadata.name.clone().unwrap_or_default();
+        let spec = node.spec.as_ref();
+        let listed = spec.and_then(|s| s.pod_cidrs.clone()).unwrap_or_default();
+        let single = spec.and_then(|s| s.pod_cidr.clone());
+        // The API server validates these; an unparsable one says nothing.
+        let cidrs: Vec<IpNet> = listed
+            .iter()
+            .chain(single.iter())
+            .filter_map(|cidr| cidr.parse().ok())
+            .collect();
+        self.change_nodes(|nodes| {
+            if cidrs.is_empty() {
+                nodes.remove(&name);
+            } else {
+                nodes.insert(name, cidrs);
+            }
+        })
+    }
+
+    /// Forgets a Node's pod CIDRs; see [`Cluster::apply_node`].
+    pub fn delete_node(&mut self, name: &str) -> Affected {
+        self.change_nodes(|nodes| {
+            nodes.remove(name);
+        })
+    }
+
+    fn change_nodes(&mut self, change: impl FnOnce(&mut BTreeMap<String, Vec<IpNet>>)) -> Affected {
+        let before: BTreeSet<IpNet> = self.node_pod_cidrs().collect();
+        change(&mut self.node_pod_cidrs);
+        if before == self.node_pod_cidrs().collect() {
+            Affected::Nothing
+        } else {
+            Affected::All
+        }
+    }
+
+    /// Names of the Nodes whose pod CIDRs the index holds.
+    pub fn nodes(&self) -> impl Iterator<Item = &String> {
+        self.node_pod_cidrs.keys()
     }
 
     pub fn apply_layer_policy(&mut self, policy: LayerPolicy) {

@@ -11,13 +11,14 @@ use std::collections::{BTreeSet, HashMap};
 use crate::Cluster;
 use crate::classes::{PodClass, PodClasses};
 use crate::model::{Direction, Policy, PortSpec, Protocol};
+use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 
 /// Inclusive port ranges, sorted and disjoint.
 pub type PortRanges = Vec<(u16, u16)>;
 
 /// Per protocol of [`Protocol::ALL`]: the ports allowed, and those allowed
-/// only through an ipBlock holding a pod IP ([`Reach::CniDependent`]).
+/// only through an ipBlock that holds (or may hold) a pod IP ([`Reach::CniDependent`]).
 pub type Answer = [(PortRanges, PortRanges); 3];
 
 /// One ordered pair of distinct pods and a protocol with some port not denied.
@@ -200,8 +201,10 @@ fn shuts_out(
 /// Each pair of [`PodClasses`] is decided once. Memory stays bounded by the
 /// classes, not the pairs: answers are interned (clusters have few distinct
 /// ones) and only the rows of the source namespace's classes are kept.
-pub fn for_each_pair(cluster: &Cluster, mut emit: impl FnMut(Pair<'_>)) {
-    let classes = PodClasses::new(cluster);
+///
+/// `pod_cidrs` are where a pod whose IP is not known may have it.
+pub fn for_each_pair(cluster: &Cluster, pod_cidrs: &PodCidrs, mut emit: impl FnMut(Pair<'_>)) {
+    let classes = PodClasses::new(cluster, pod_cidrs);
     let decider = Decider::new(&classes);
     let mut answers: Vec<Answer> = Vec::new();
     let mut answer_ids: HashMap<Answer, u32> = HashMap::new();

@@ -20,6 +20,7 @@ use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortMatch, PortSpec,
     Protocol, Rule,
 };
+use crate::pod_cidrs::PodCidrs;
 use crate::posture::{AcceptedRisk, NamespacePosture, PodCounts, ids};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
@@ -35,6 +36,7 @@ pub struct Evaluator<'a> {
     layers: Vec<&'a LayerPolicy>,
     system: checks::SystemPods<'a>,
     mesh: Option<Mesh<'a>>,
+    pod_cidrs: PodCidrs,
 }
 
 /// Where every namespace must be able to send DNS queries.
@@ -148,6 +150,13 @@ impl<'a> Dns<'a> {
         }
     }
 
+    /// Whether some DNS pod's IP is not known.
+    fn ips_unknown(&self) -> bool {
+        self.targets
+            .iter()
+            .any(|t| matches!(t, DnsTarget::Pod(pod, ..) if pod.ips.is_empty()))
+    }
+
     /// The best answer over all targets for `source` sending to port 53.
     fn reach(
         &self,
@@ -164,6 +173,7 @@ impl<'a> Dns<'a> {
                         namespace: &self.namespace,
                         namespace_labels: &self.namespace_labels,
                         pod,
+                        pod_cidrs: source.pod_cidrs,
                     });
                     let ends = LayerEnds {
                         egress: source_layers,
@@ -280,6 +290,8 @@ pub(crate) struct PodFacts {
     /// Pod names by their DNS answer over UDP and TCP.
     pub dns_udp: Vec<(String, Reach)>,
     pub dns_tcp: Vec<(String, Reach)>,
+    /// Whether a pod evaluated here, or a DNS pod, has no known IP.
+    pub ips_unknown: bool,
 }
 
 /// Whether the namespace has a default deny for a direction, and what says so.
@@ -323,11 +335,17 @@ impl<'a> Evaluator<'a> {
             system: checks::SystemPods::find(cluster, settings, &layers),
             layers,
             mesh: Mesh::find(cluster, settings),
+            pod_cidrs: PodCidrs::of(cluster, settings),
         }
     }
 
     pub fn cni(&self) -> &CniStatus {
         &self.cni
+    }
+
+    /// Where pod IPs lie, for pods whose IP is not known.
+    pub fn pod_cidrs(&self) -> &PodCidrs {
+        &self.pod_cidrs
     }
 
     /// The layer rules the cluster enforces on `end` for `direction` (none
@@ -398,6 +416,7 @@ impl<'a> Evaluator<'a> {
             system: &self.system,
             routes: &routes,
             mesh: self.mesh.as_ref(),
+            pod_cidrs: &self.pod_cidrs,
         };
         let mut checks = findings.checks();
         for check in &mut checks {
@@ -491,6 +510,7 @@ impl<'a> Evaluator<'a> {
             egress_open: Vec::new(),
             dns_udp: Vec::new(),
             dns_tcp: Vec::new(),
+            ips_unknown: self.dns.ips_unknown(),
         };
         for (pod, index) in regular {
             let selection = &selections[index];
@@ -504,10 +524,12 @@ impl<'a> Evaluator<'a> {
             if let Some(reason) = open {
                 facts.egress_open.push((pod.name.clone(), reason.clone()));
             }
+            facts.ips_unknown |= pod.ips.is_empty();
             let source = Endpoint {
                 namespace: name,
                 namespace_labels: &state.labels,
                 pod,
+                pod_cidrs: &self.pod_cidrs,
             };
             let dns = |source: &Endpoint<'_>| {
                 let reach = |protocol| {

@@ -88,10 +88,20 @@ impl Cluster {
         {
             return Affected::All;
         }
-        let own = Affected::one(namespace);
+        let own = self.implied_namespace(namespace);
         match self.namespace(namespace).and_then(|s| s.policies.get(name)) {
             Some(policy) => own.merge(self.selected_namespaces(policy)),
             None => own,
+        }
+    }
+
+    /// A namespace the index holds only for its objects (no Namespace seen)
+    /// comes with its first object and goes with its last, and namespace
+    /// selectors elsewhere may match it: then a change reaches those too.
+    fn implied_namespace(&self, namespace: &str) -> Affected {
+        match self.namespace(namespace) {
+            Some(state) if !state.declared => self.affected_by_namespace(namespace),
+            _ => Affected::one(namespace),
         }
     }
 
@@ -131,11 +141,12 @@ impl Cluster {
         if mesh_wide || only_signal {
             Affected::All
         } else {
-            Affected::one(namespace)
+            self.implied_namespace(namespace)
         }
     }
 
-    /// Its own namespace while the index holds the object (or its rejection).
+    /// Its own namespace while the index holds the object (or its rejection),
+    /// and those selecting it when that namespace is implied by its objects.
     fn held(
         &self,
         namespace: &str,
@@ -147,7 +158,7 @@ impl Cluster {
             contains(state) || state.rejected.contains_key(&(kind, name.to_string()))
         });
         if held {
-            Affected::one(namespace)
+            self.implied_namespace(namespace)
         } else {
             Affected::Nothing
         }

@@ -64,6 +64,16 @@ impl Intervals {
         }
     }
 
+    /// Whether some value is in both.
+    pub fn intersects(&self, other: &Intervals) -> bool {
+        self.ranges.iter().any(|&(a, b)| {
+            other
+                .ranges
+                .iter()
+                .any(|&(start, end)| a <= end && start <= b)
+        })
+    }
+
     /// Whether every value of `other` is in `self`.
     pub fn covers(&self, other: &Intervals) -> bool {
         other
@@ -99,6 +109,16 @@ mod tests {
         assert_eq!(set.ranges(), &[(0, 9), (21, 100)]);
         assert!(!set.covers(&Intervals::from_range(5, 15)));
         assert!(set.covers(&Intervals::from_range(21, 100)));
+    }
+
+    #[test]
+    fn sets_intersect_only_when_they_share_a_value() {
+        let mut set = Intervals::from_range(0, 9);
+        set.insert((20, 29));
+        assert!(set.intersects(&Intervals::from_range(9, 12)));
+        assert!(set.intersects(&Intervals::from_range(15, 20)));
+        assert!(!set.intersects(&Intervals::from_range(10, 19)));
+        assert!(!set.intersects(&Intervals::default()));
     }
 
     #[test]

@@ -71,6 +71,15 @@ pub fn block_addresses(family: Family, block: &IpBlock) -> Intervals {
     set
 }
 
+/// Addresses of `family` inside any of `nets`.
+pub fn net_addresses(family: Family, nets: &[IpNet]) -> Intervals {
+    let mut set = Intervals::default();
+    for net in nets.iter().filter(|n| Family::of(n) == family) {
+        set.insert(bounds(net));
+    }
+    set
+}
+
 fn nets(list: &[&str]) -> Intervals {
     let mut set = Intervals::default();
     for net in list {

@@ -22,6 +22,7 @@ mod ipset;
 pub mod layers;
 pub mod mesh;
 pub mod model;
+pub mod pod_cidrs;
 pub mod posture;
 pub mod reach;
 pub mod settings;

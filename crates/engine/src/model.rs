@@ -104,12 +104,25 @@ impl Pod {
         }
     }
 
-    /// Resolves a named port the way the data plane does: name and protocol must both match.
-    pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+    /// Every container port with this name and protocol. Containers of one
+    /// pod may each declare the name (the API server only warns); the data
+    /// planes admit every such port for a policy naming it (Calico puts
+    /// each one in the rule's named-port set).
+    pub fn named_ports<'p>(
+        &'p self,
+        name: &'p str,
+        protocol: Protocol,
+    ) -> impl Iterator<Item = u16> + 'p {
         self.ports
             .iter()
-            .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
+            .filter(move |p| p.protocol == protocol && p.name.as_deref() == Some(name))
             .map(|p| p.port)
+    }
+
+    /// The port a Service's named `targetPort` delivers to: the first
+    /// container's port with the name, as the endpoints controller picks it.
+    pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+        self.named_ports(name, protocol).next()
     }
 }
 
@@ -209,9 +222,9 @@ impl PortMatch {
         match &self.port {
             PortSpec::Any => true,
             PortSpec::Range(start, end) => (*start..=*end).contains(&port),
-            PortSpec::Named(name) => destination
-                .and_then(|pod| pod.named_port(name, protocol))
-                .is_some_and(|resolved| resolved == port),
+            PortSpec::Named(name) => {
+                destination.is_some_and(|pod| pod.named_ports(name, protocol).any(|p| p == port))
+            }
         }
     }
 }

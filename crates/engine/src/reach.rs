@@ -14,7 +14,8 @@ use crate::cluster::NamespaceState;
 use crate::layers::{
     Action, Applied, LayerPolicy, LayerSide, Matching, NETWORK_POLICY_ORDER, Stage,
 };
-use crate::model::{Direction, Labels, Peer, Pod, Policy, Protocol};
+use crate::model::{Direction, IpBlock, Labels, Peer, Pod, Policy, Protocol};
+use crate::pod_cidrs::PodCidrs;
 
 /// Ordered so that `max` is the most permissive answer and `min` combines two sides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -24,18 +25,32 @@ pub enum Reach {
     /// an unread selector) or an order the API leaves undefined may decide:
     /// no answer is given rather than a guess.
     Undetermined,
-    /// Allowed only through an `ipBlock` that holds a pod IP: Calico matches
-    /// it, Cilium does not.
+    /// Allowed only through an `ipBlock` that holds a pod IP (or may, when
+    /// the pod's IP is not known): Calico matches it, Cilium does not.
     CniDependent,
     Allowed,
 }
 
-/// A pod with the namespace it lives in.
+/// A pod with the namespace it lives in, and the cluster's pod CIDRs,
+/// where its IP is when the pod does not tell.
 #[derive(Clone, Copy, Debug)]
 pub struct Endpoint<'a> {
     pub namespace: &'a str,
     pub namespace_labels: &'a Labels,
     pub pod: &'a Pod,
+    pub pod_cidrs: &'a PodCidrs,
+}
+
+impl Endpoint<'_> {
+    /// Whether `block` holds the pod's IP, or may: a pod whose IP is not
+    /// known may have any address of the pod CIDRs.
+    pub fn may_be_in(&self, block: &IpBlock) -> bool {
+        if self.pod.ips.is_empty() {
+            self.pod_cidrs.overlap(block)
+        } else {
+            self.pod.ips.iter().any(|ip| block.contains(*ip))
+        }
+    }
 }
 
 /// The far end of a connection: a pod, or an address outside any pod.
@@ -99,7 +114,7 @@ pub fn peer_matches(peer: &Peer, policy_namespace: &str, other: &Remote<'_>) -> 
             }
         }
         Peer::IpBlock(block) => {
-            if other.pod.ips.iter().any(|ip| block.contains(*ip)) {
+            if other.may_be_in(block) {
                 Reach::CniDependent
             } else {
                 Reach::Denied
@@ -122,7 +137,7 @@ pub enum SideReason {
     HostNetwork,
     /// This rule admits the connection: `rule` is the 0-based index in the
     /// policy's `ingress`/`egress` list. With [`Reach::CniDependent`], the
-    /// rule whose ipBlock holds the remote pod's IP.
+    /// rule whose ipBlock holds (or may hold) the remote pod's IP.
     Rule { policy: String, rule: usize },
     /// These policies isolate the pod and none of their rules admits the
     /// connection. `port_rules` admit the port, so it is their peers that

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
 use kube_core::Selector;
 
 use crate::cni::CniStatus;
@@ -30,6 +31,9 @@ pub struct Settings {
     pub system_namespaces: Vec<String>,
     /// Istio's root namespace: a PeerAuthentication without selector there is mesh-wide.
     pub mesh_root_namespace: String,
+    /// The cluster's pod CIDRs as configured; empty: from the Nodes, else
+    /// assumed (see [`crate::pod_cidrs`]).
+    pub pod_cidrs: Vec<IpNet>,
 }
 
 pub fn default_weights() -> BTreeMap<String, u32> {
@@ -76,6 +80,7 @@ impl Default for Settings {
             unprotected_pods_cap: 50,
             system_namespaces: vec!["kube-system".into()],
             mesh_root_namespace: "istio-system".into(),
+            pod_cidrs: Vec::new(),
         }
     }
 }

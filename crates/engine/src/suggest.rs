@@ -27,6 +27,7 @@ use crate::cluster::{Cluster, NamespaceState};
 use crate::evaluate::default_deny;
 use crate::layers::LayerSide;
 use crate::model::{Direction, Labels, NAMESPACE_NAME_LABEL, Pod, Policy, Protocol};
+use crate::pod_cidrs::PodCidrs;
 use crate::posture::{CheckStatus, ids};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
@@ -62,6 +63,7 @@ struct Group<'a> {
     pods: Vec<&'a Pod>,
     ingress: Vec<&'a Policy>,
     egress: Vec<&'a Policy>,
+    pod_cidrs: &'a PodCidrs,
 }
 
 impl<'a> Group<'a> {
@@ -70,6 +72,7 @@ impl<'a> Group<'a> {
             namespace: self.namespace,
             namespace_labels: self.namespace_labels,
             pod,
+            pod_cidrs: self.pod_cidrs,
         }
     }
 
@@ -80,7 +83,11 @@ impl<'a> Group<'a> {
     }
 }
 
-fn groups<'a>(namespace: &'a str, state: &'a NamespaceState) -> Vec<Group<'a>> {
+fn groups<'a>(
+    namespace: &'a str,
+    state: &'a NamespaceState,
+    pod_cidrs: &'a PodCidrs,
+) -> Vec<Group<'a>> {
     let mut by_key: BTreeMap<(&Labels, String), Group<'a>> = BTreeMap::new();
     for pod in state.pods.values().filter(|p| !p.host_network) {
         let key = (&pod.labels, format!("{:?}", pod.ports));
@@ -92,6 +99,7 @@ fn groups<'a>(namespace: &'a str, state: &'a NamespaceState) -> Vec<Group<'a>> {
                 pods: Vec::new(),
                 ingress: reach::selecting(state, pod, Direction::Ingress),
                 egress: reach::selecting(state, pod, Direction::Egress),
+                pod_cidrs,
             })
             .pods
             .push(pod);
@@ -443,9 +451,10 @@ pub fn suggest(cluster: &Cluster, settings: &Settings, namespace: &str) -> Optio
     }
 
     // Flows to keep, judged on the cluster as it is now.
+    let pod_cidrs = PodCidrs::of(cluster, settings);
     let all: Vec<Group> = cluster
         .namespaces()
-        .flat_map(|(name, state)| groups(name, state))
+        .flat_map(|(name, state)| groups(name, state, &pod_cidrs))
         .collect();
     for direction in [Direction::Egress, Direction::Ingress] {
         if !missing

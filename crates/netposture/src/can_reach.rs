@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use netposture_engine::layers::Action;
-use netposture_engine::model::{Direction, Peer, Protocol};
+use netposture_engine::model::{Direction, Peer, PortMatch, PortSpec, Protocol, Rule};
+use netposture_engine::pod_cidrs::PodCidrs;
 use netposture_engine::reach::{
-    self, ConnectionVerdict, LayerEnds, Reach, SideReason, SideVerdict,
+    self, ConnectionVerdict, Endpoint, LayerEnds, Reach, Remote, SideReason, SideVerdict,
 };
 use netposture_engine::{Capability, Evaluator};
 use serde::Serialize;
@@ -100,15 +101,16 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .map(|port| {
             let verdict = reach::explain_connection(
-                &source.remote(),
+                &source.remote(evaluator.pod_cidrs()),
                 &egress,
-                &destination.remote(),
+                &destination.remote(evaluator.pod_cidrs()),
                 &ingress,
                 &layers,
                 port.protocol,
                 port.number,
             );
-            connection(&source, &destination, port, verdict)
+            let ends = (&source, &destination);
+            connection(ends, evaluator.pod_cidrs(), port, verdict)
         })
         .collect();
     let answer = Answer {
@@ -150,9 +152,10 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `ends` are the source and the destination.
 fn connection(
-    source: &Resolved<'_>,
-    destination: &Resolved<'_>,
+    (source, destination): (&Resolved<'_>, &Resolved<'_>),
+    pod_cidrs: &PodCidrs,
     port: Port,
     verdict: ConnectionVerdict,
 ) -> Connection {
@@ -162,11 +165,23 @@ fn connection(
         ingress,
     } = verdict;
     let egress = Side {
-        explanation: explain_side(Direction::Egress, &egress, source, destination, &port),
+        explanation: explain_side(
+            Direction::Egress,
+            &egress,
+            (source, destination),
+            pod_cidrs,
+            &port,
+        ),
         verdict: egress,
     };
     let ingress = Side {
-        explanation: explain_side(Direction::Ingress, &ingress, destination, source, &port),
+        explanation: explain_side(
+            Direction::Ingress,
+            &ingress,
+            (destination, source),
+            pod_cidrs,
+            &port,
+        ),
         verdict: ingress,
     };
     Connection {
@@ -201,12 +216,13 @@ fn rule_name(policy: &str, direction: Direction, rule: usize) -> String {
     format!("networkpolicy/{policy} {direction}[{rule}]")
 }
 
-/// One side in words: `local` is the end whose policies decided it.
+/// One side in words: of `(local, remote)`, `local` is the end whose
+/// policies decided it.
 fn explain_side(
     direction: Direction,
     verdict: &SideVerdict,
-    local: &Resolved<'_>,
-    remote: &Resolved<'_>,
+    (local, remote): (&Resolved<'_>, &Resolved<'_>),
+    pod_cidrs: &PodCidrs,
     port: &Port,
 ) -> String {
     match &verdict.reason {
@@ -288,27 +304,73 @@ fn explain_side(
         ),
         SideReason::Rule { policy, rule } => {
             let rule_name = rule_name(policy, direction, *rule);
+            let decided = local
+                .policy(policy)
+                .and_then(|p| p.rules(direction))
+                .and_then(|rules| rules.get(*rule));
+            let end_port = decided
+                .and_then(|r| only_through_end_port(r, port))
+                .map(|start| {
+                    format!(
+                        "; only through endPort, which API servers before 1.21 drop: there the rule admits port {start} alone"
+                    )
+                })
+                .unwrap_or_default();
             if verdict.reach != Reach::CniDependent {
-                return format!("{} by {rule_name}", reach_word(verdict.reach));
+                return format!("{} by {rule_name}{end_port}", reach_word(verdict.reach));
             }
-            let blocks = pod_ip_blocks(direction, local, policy, *rule, remote);
+            let Remote::Pod(end) = remote.remote(pod_cidrs) else {
+                return format!("{} by {rule_name}", reach_word(verdict.reach));
+            };
+            let blocks = pod_ip_blocks(direction, local, policy, *rule, &end);
+            if end.pod.ips.is_empty() {
+                return format!(
+                    "depends on the CNI: allowed only through ipBlock {blocks} of {rule_name}, which may hold the IP of {}: its IP is not known, and may be any address of the {pod_cidrs} (Calico: allowed if it does, Cilium: denied){end_port}",
+                    remote.name
+                );
+            }
             format!(
-                "depends on the CNI: allowed only through ipBlock {blocks} of {rule_name} matching a pod IP of {} (Calico: allowed, Cilium: denied)",
+                "depends on the CNI: allowed only through ipBlock {blocks} of {rule_name} matching a pod IP of {} (Calico: allowed, Cilium: denied){end_port}",
                 remote.name
             )
         }
     }
 }
 
-/// The ipBlocks of one rule that hold an IP of the remote pod.
+/// The first port of the `endPort` range through which alone `rule`
+/// admits `port`, if so. NetworkPolicy writes a range only with `endPort`;
+/// servers before 1.21 drop the field and keep the first port only, so a
+/// live scan there and `scan -f` of the manifest answer differently.
+fn only_through_end_port(rule: &Rule, port: &Port) -> Option<u16> {
+    if rule.ports.is_empty() {
+        return None;
+    }
+    let admitting: Vec<&PortMatch> = rule
+        .ports
+        .iter()
+        .filter(|m| m.protocol == port.protocol)
+        .filter(|m| match &m.port {
+            PortSpec::Any => true,
+            PortSpec::Range(start, end) => (*start..=*end).contains(&port.number),
+            PortSpec::Named(name) => port.name.as_deref() == Some(name.as_str()),
+        })
+        .collect();
+    let mut starts = admitting.iter().map(|m| match m.port {
+        PortSpec::Range(start, end) if end > start && start != port.number => Some(start),
+        _ => None,
+    });
+    let first = starts.next()??;
+    starts.all(|s| s.is_some()).then_some(first)
+}
+
+/// The ipBlocks of one rule that hold (or may hold) an IP of the remote pod.
 fn pod_ip_blocks(
     direction: Direction,
     local: &Resolved<'_>,
     policy: &str,
     rule: usize,
-    remote: &Resolved<'_>,
+    remote: &Endpoint<'_>,
 ) -> String {
-    let ips = remote.pod().map(|p| p.ips.as_slice()).unwrap_or_default();
     let blocks: Vec<String> = local
         .policy(policy)
         .and_then(|p| p.rules(direction))
@@ -317,9 +379,7 @@ fn pod_ip_blocks(
         .unwrap_or_default()
         .iter()
         .filter_map(|peer| match peer {
-            Peer::IpBlock(block) if ips.iter().any(|ip| block.contains(*ip)) => {
-                Some(block.cidr.to_string())
-            }
+            Peer::IpBlock(block) if remote.may_be_in(block) => Some(block.cidr.to_string()),
             _ => None,
         })
         .collect();

@@ -27,6 +27,9 @@ pub struct Config {
     pub resync_period: String,
     /// Namespaces of cluster components that tenants should not reach, DNS aside.
     pub system_namespaces: Vec<String>,
+    /// The cluster's pod CIDRs; empty: read from the Nodes, else assumed.
+    #[serde(rename = "podCIDRs")]
+    pub pod_cidrs: Vec<String>,
 }
 
 /// Namespaces left out of reports and metrics (besides `netposture.io/exclude: "true"`).
@@ -120,6 +123,7 @@ impl Default for Config {
             exclude: ExcludeConfig::default(),
             resync_period: "5m".into(),
             system_namespaces: Settings::default().system_namespaces,
+            pod_cidrs: Vec::new(),
         }
     }
 }
@@ -240,6 +244,15 @@ impl Config {
         if let Some(empty) = self.system_namespaces.iter().position(String::is_empty) {
             return Err(format!("systemNamespaces[{empty}]: must not be empty"));
         }
+        let pod_cidrs = self
+            .pod_cidrs
+            .iter()
+            .enumerate()
+            .map(|(i, cidr)| {
+                cidr.parse()
+                    .map_err(|e| format!("podCIDRs[{i}]: {cidr:?} is not a CIDR ({e})"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut weights = default_weights();
         for (id, weight) in &self.score_weights {
             if !ids::ALL.contains(&id.as_str()) {
@@ -264,6 +277,7 @@ impl Config {
             unprotected_pods_cap: self.unprotected_pods_cap,
             system_namespaces: self.system_namespaces.clone(),
             mesh_root_namespace: self.mesh.root_namespace.clone(),
+            pod_cidrs,
         })
     }
 }
@@ -326,7 +340,20 @@ mod tests {
         assert_eq!(loaded.unprotected_pods_cap, defaults.unprotected_pods_cap);
         assert_eq!(loaded.system_namespaces, defaults.system_namespaces);
         assert_eq!(loaded.mesh_root_namespace, defaults.mesh_root_namespace);
+        assert_eq!(loaded.pod_cidrs, defaults.pod_cidrs);
         assert!(loaded.cni_override.is_none());
+    }
+
+    #[test]
+    fn pod_cidrs_are_read_and_a_bad_one_is_named() {
+        let settings = parse("podCIDRs: [10.244.0.0/16, 'fd00:10:244::/56']\n").unwrap();
+        let cidrs: Vec<String> = settings.pod_cidrs.iter().map(ToString::to_string).collect();
+        assert_eq!(cidrs, ["10.244.0.0/16", "fd00:10:244::/56"]);
+        let err = parse("podCIDRs: [10.244.0.0/16, 10.1.2.3]\n").unwrap_err();
+        assert!(
+            err.contains("podCIDRs[1]") && err.contains("10.1.2.3"),
+            "{err}"
+        );
     }
 
     #[test]

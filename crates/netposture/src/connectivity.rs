@@ -11,6 +11,7 @@ use netposture_engine::Cluster;
 use netposture_engine::classes::{PodClass, PodClasses};
 use netposture_engine::connectivity::{self, Decider, PortRanges};
 use netposture_engine::model::Protocol;
+use netposture_engine::pod_cidrs::PodCidrs;
 
 use crate::input::InputArgs;
 
@@ -38,11 +39,13 @@ pub struct ConnectivityArgs {
 
 pub fn run(args: &ConnectivityArgs) -> anyhow::Result<()> {
     let input = args.input.load()?;
+    let pod_cidrs = PodCidrs::of(&input.cluster, &input.settings);
     let mut out = BufWriter::new(io::stdout().lock());
+    let cluster = &input.cluster;
     match args.output {
-        ConnectivityFormat::Grouped => write_grouped(&mut out, &input.cluster)?,
-        ConnectivityFormat::Pairs => write_pairs(&mut out, &input.cluster)?,
-        ConnectivityFormat::Dot => write_dot(&mut out, &input.cluster)?,
+        ConnectivityFormat::Grouped => write_grouped(&mut out, cluster, &pod_cidrs)?,
+        ConnectivityFormat::Pairs => write_pairs(&mut out, cluster, &pod_cidrs)?,
+        ConnectivityFormat::Dot => write_dot(&mut out, cluster, &pod_cidrs)?,
     }
     out.flush()?;
     Ok(())
@@ -50,9 +53,13 @@ pub fn run(args: &ConnectivityArgs) -> anyhow::Result<()> {
 
 /// `SOURCE DESTINATION PROTOCOL ALLOWED CNI-DEPENDENT`, ports as
 /// `53,5000-5010` and `-` for none; pairs with nothing allowed are left out.
-pub fn write_pairs(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
+pub fn write_pairs(
+    out: &mut impl Write,
+    cluster: &Cluster,
+    pod_cidrs: &PodCidrs,
+) -> io::Result<()> {
     let mut result = Ok(());
-    connectivity::for_each_pair(cluster, |pair| {
+    connectivity::for_each_pair(cluster, pod_cidrs, |pair| {
         if result.is_ok() {
             result = writeln!(
                 out,
@@ -74,8 +81,12 @@ pub fn write_pairs(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
 /// their first members), then `SOURCE DESTINATION PROTOCOL ALLOWED
 /// CNI-DEPENDENT` per class pair. A class paired with itself stands for two
 /// distinct members; every member of a class answers alike.
-pub fn write_grouped(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
-    let classes = PodClasses::new(cluster);
+pub fn write_grouped(
+    out: &mut impl Write,
+    cluster: &Cluster,
+    pod_cidrs: &PodCidrs,
+) -> io::Result<()> {
+    let classes = PodClasses::new(cluster, pod_cidrs);
     let names = class_names(&classes.classes);
     writeln!(
         out,
@@ -122,8 +133,8 @@ pub fn write_grouped(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> 
 /// The grouped form as a Graphviz digraph (`dot -Tsvg`). Classes come
 /// namespace by namespace, so each namespace's box is written in one go;
 /// edges are written as each class pair is decided.
-pub fn write_dot(out: &mut impl Write, cluster: &Cluster) -> io::Result<()> {
-    let classes = PodClasses::new(cluster);
+pub fn write_dot(out: &mut impl Write, cluster: &Cluster, pod_cidrs: &PodCidrs) -> io::Result<()> {
+    let classes = PodClasses::new(cluster, pod_cidrs);
     let names = class_names(&classes.classes);
     writeln!(out, "digraph connectivity {{")?;
     writeln!(out, "  rankdir=LR;")?;

@@ -10,6 +10,7 @@ use anyhow::bail;
 use netposture_engine::cluster::NamespaceState;
 use netposture_engine::layers::LayerSide;
 use netposture_engine::model::{Direction, Pod, Policy, Protocol};
+use netposture_engine::pod_cidrs::PodCidrs;
 use netposture_engine::reach::{self, Endpoint, Remote};
 use netposture_engine::{Cluster, Evaluator};
 
@@ -115,7 +116,8 @@ impl<'c> Resolved<'c> {
         }
     }
 
-    pub fn remote(&self) -> Remote<'_> {
+    /// This end for the engine; `pod_cidrs` hold a pod's IP when it has none.
+    pub fn remote<'s>(&'s self, pod_cidrs: &'s PodCidrs) -> Remote<'s> {
         match &self.place {
             Place::Pod {
                 namespace,
@@ -125,6 +127,7 @@ impl<'c> Resolved<'c> {
                 namespace,
                 namespace_labels: &state.labels,
                 pod,
+                pod_cidrs,
             }),
             Place::Address(ip) => Remote::Address(*ip),
         }
@@ -140,7 +143,7 @@ impl<'c> Resolved<'c> {
 
     /// The layer rules the cluster enforces on this end for `direction`; none for an address.
     pub fn layers<'e>(&self, evaluator: &Evaluator<'e>, direction: Direction) -> LayerSide<'e> {
-        match self.remote() {
+        match self.remote(evaluator.pod_cidrs()) {
             Remote::Pod(end) => evaluator.layer_side(&end, direction),
             Remote::Address(_) => LayerSide {
                 direction,
@@ -286,28 +289,35 @@ pub fn ports(asked: &[PortArg], destination: &Resolved<'_>) -> anyhow::Result<Ve
         }
         return Ok(ports);
     }
-    asked
-        .iter()
-        .map(|arg| match &arg.port {
-            PortRef::Number(number) => Ok(Port {
+    let mut ports = Vec::new();
+    for arg in asked {
+        match &arg.port {
+            PortRef::Number(number) => ports.push(Port {
                 number: *number,
                 protocol: arg.protocol,
                 name: name_of(*number, arg.protocol),
             }),
-            PortRef::Name(name) => match pod.and_then(|p| p.named_port(name, arg.protocol)) {
-                Some(number) => Ok(Port {
+            // Every container declaring the name: a policy naming it admits each.
+            PortRef::Name(name) => {
+                let numbers: BTreeSet<u16> = pod
+                    .map(|p| p.named_ports(name, arg.protocol).collect())
+                    .unwrap_or_default();
+                if numbers.is_empty() {
+                    bail!(
+                        "{} has no container port named {name:?} for {}",
+                        destination.name,
+                        arg.protocol
+                    );
+                }
+                ports.extend(numbers.into_iter().map(|number| Port {
                     number,
                     protocol: arg.protocol,
                     name: Some(name.clone()),
-                }),
-                None => bail!(
-                    "{} has no container port named {name:?} for {}",
-                    destination.name,
-                    arg.protocol
-                ),
-            },
-        })
-        .collect()
+                }));
+            }
+        }
+    }
+    Ok(ports)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use netposture_engine::model::{Direction, PortSpec};
 use netposture_engine::{Cluster, CniStatus, Settings};
 
 use crate::config::{CniOverride, Config, Exclusion};
@@ -83,6 +84,14 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
             kinds.join(", ")
         );
     }
+    for unread in &manifests.unread_versions {
+        eprintln!("warning: {unread}");
+    }
+    for workload in inventory::workloads_without_pods(&manifests) {
+        eprintln!(
+            "note: {workload} is not evaluated: its namespace has Pod objects, which stand for its workloads, and none carries its pod template's labels"
+        );
+    }
     let cluster = inventory::from_manifests(&manifests);
     for (namespace, state) in cluster.namespaces() {
         for rejected in state.rejected.values() {
@@ -98,7 +107,37 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
             );
         }
     }
+    for note in end_port_notes(&cluster) {
+        eprintln!("note: {note}");
+    }
     Ok(cluster)
+}
+
+/// Port ranges of the manifests' policies, which only `endPort` writes:
+/// API servers before 1.21 drop the field and keep the first port, so a
+/// live scan of such a cluster answers differently; said per rule.
+fn end_port_notes(cluster: &Cluster) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (namespace, state) in cluster.namespaces() {
+        for (name, policy) in &state.policies {
+            for direction in [Direction::Ingress, Direction::Egress] {
+                let rules = policy.rules(direction).unwrap_or_default();
+                for (index, rule) in rules.iter().enumerate() {
+                    for port in &rule.ports {
+                        if let PortSpec::Range(start, end) = port.port
+                            && end > start
+                        {
+                            notes.push(format!(
+                                "networkpolicy {namespace}/{name} {direction}[{index}] admits {start}-{end}/{} through endPort, which API servers before 1.21 drop: there it admits port {start} alone, and a live scan differs",
+                                port.protocol
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    notes
 }
 
 fn read_cluster() -> anyhow::Result<Cluster> {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::Discovery;
@@ -83,14 +83,63 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
             Rejected {
                 kind: bad.kind,
                 name: bad.name.clone(),
-                reason: format!(
-                    "does not decode as a {}: {} ({})",
-                    bad.kind, bad.reason, bad.origin
-                ),
+                reason: format!("{} ({})", bad.reason, bad.origin),
             },
         );
     }
     cluster
+}
+
+/// Workloads that `from_manifests` leaves out without a trace otherwise: in a
+/// namespace that has Pod objects (which then stand for every workload),
+/// no Pod carries the labels of the workload's pod template, so none of
+/// them is its pod. As `Kind namespace/name`.
+pub fn workloads_without_pods(manifests: &Manifests) -> Vec<String> {
+    let namespace_of = |ns: &Option<String>| ns.clone().unwrap_or_else(|| "default".into());
+    let pods: Vec<(String, Option<&BTreeMap<String, String>>)> = manifests
+        .objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::Pod(pod) => Some((
+                namespace_of(&pod.metadata.namespace),
+                pod.metadata.labels.as_ref(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let has_pods: BTreeSet<&str> = pods
+        .iter()
+        .map(|(namespace, _)| namespace.as_str())
+        .collect();
+    let mut unowned = Vec::new();
+    for object in &manifests.objects {
+        let Object::Workload {
+            kind,
+            namespace,
+            name,
+            template,
+        } = object
+        else {
+            continue;
+        };
+        let namespace = namespace_of(namespace);
+        if !has_pods.contains(namespace.as_str()) {
+            continue;
+        }
+        let wanted = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
+        let owned = wanted.is_none_or(|wanted| {
+            pods.iter().any(|(pod_namespace, labels)| {
+                *pod_namespace == namespace
+                    && wanted
+                        .iter()
+                        .all(|(key, value)| labels.and_then(|l| l.get(key)) == Some(value))
+            })
+        });
+        if !owned {
+            unowned.push(format!("{kind} {namespace}/{name}"));
+        }
+    }
+    unowned
 }
 
 /// Lists every kind once (paginated) from the cluster the kubeconfig points at.
@@ -106,8 +155,15 @@ pub async fn from_cluster(client: Client) -> anyhow::Result<Cluster> {
     for object in list_peer_authentications(client.clone()).await? {
         cluster.apply_peer_authentication(&object);
     }
-    for layer in list_layer_policies(client).await? {
+    for layer in list_layer_policies(client.clone()).await? {
         cluster.apply_layer_policy(layer);
+    }
+    // Only the pod CIDRs: without them a range is assumed, and evidence says so.
+    match list_all::<Node>(Api::all(client)).await {
+        Ok(nodes) => nodes.iter().for_each(|node| {
+            cluster.apply_node(node);
+        }),
+        Err(error) => eprintln!("warning: {error}; pod CIDRs are assumed instead"),
     }
     Ok(cluster)
 }
@@ -203,5 +259,32 @@ where
             Some(token) => params = params.continue_token(&token),
             None => return Ok(items),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifests(text: &str) -> Manifests {
+        Manifests::from_text(text).unwrap()
+    }
+
+    const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web, pod-template-hash: abc}}\nspec: {containers: []}\n";
+
+    #[test]
+    fn a_workload_whose_template_labels_no_pod_carries_is_named() {
+        let m = manifests(&format!(
+            "{POD}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, namespace: shop}}\nspec: {{template: {{metadata: {{labels: {{app: api}}}}, spec: {{containers: []}}}}}}\n"
+        ));
+        assert_eq!(workloads_without_pods(&m), ["Deployment shop/api"]);
+    }
+
+    #[test]
+    fn a_workload_with_its_pods_given_is_not_named() {
+        let m = manifests(&format!(
+            "{POD}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: shop}}\nspec: {{template: {{metadata: {{labels: {{app: web}}}}, spec: {{containers: []}}}}}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: api, namespace: other}}\nspec: {{template: {{metadata: {{labels: {{app: api}}}}, spec: {{containers: []}}}}}}\n"
+        ));
+        assert!(workloads_without_pods(&m).is_empty());
     }
 }

@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
-use netposture_engine::layers::{LayerPolicy, layer_kind};
+use netposture_engine::layers::{LAYER_KINDS, LayerPolicy, layer_kind};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::json_items::complete_list_item;
 
 /// Where an object came from, for messages.
 #[derive(Clone, Debug)]
@@ -47,7 +49,8 @@ pub enum Object {
     },
 }
 
-/// An object of a used kind that does not decode as that kind.
+/// An object of a used kind that the API server would reject: it does not
+/// decode as that kind, or lacks `apiVersion` or `metadata.name`.
 #[derive(Debug)]
 pub struct Undecodable {
     pub kind: &'static str,
@@ -63,6 +66,32 @@ pub struct Manifests {
     pub undecodable: Vec<Undecodable>,
     /// Objects of kinds the engine does not use, by kind.
     pub skipped: BTreeMap<String, usize>,
+    /// Objects of a used kind in an `apiVersion` netposture does not read.
+    pub unread_versions: Vec<UnreadVersion>,
+}
+
+/// An object of a used kind in a version netposture does not read (an old
+/// beta, or one no server serves): left out, and named on stderr.
+#[derive(Debug)]
+pub struct UnreadVersion {
+    pub kind: &'static str,
+    pub api_version: String,
+    /// The `apiVersion`s read for this kind.
+    pub read: Vec<String>,
+    pub origin: Origin,
+}
+
+impl std::fmt::Display for UnreadVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} of apiVersion {} is left out: netposture reads {}",
+            self.origin,
+            self.kind,
+            self.api_version,
+            self.read.join(", ")
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +117,70 @@ const WORKLOAD_KINDS: [(&str, &str, &str); 7] = [
     ("batch", "Job", "/spec/template"),
     ("batch", "CronJob", "/spec/jobTemplate/spec/template"),
 ];
+
+/// Used kinds outside the policy layers, by API group, with the versions read.
+const READ_KINDS: [(&str, &str, &[&str]); 13] = [
+    ("", "Namespace", &["v1"]),
+    ("", "Pod", &["v1"]),
+    ("", "Service", &["v1"]),
+    ("", "ReplicationController", &["v1"]),
+    ("networking.k8s.io", "NetworkPolicy", &["v1"]),
+    // Older Ingress versions have another backend shape.
+    ("networking.k8s.io", "Ingress", &["v1"]),
+    (
+        "security.istio.io",
+        "PeerAuthentication",
+        &["v1beta1", "v1"],
+    ),
+    ("apps", "Deployment", &["v1"]),
+    ("apps", "StatefulSet", &["v1"]),
+    ("apps", "DaemonSet", &["v1"]),
+    ("apps", "ReplicaSet", &["v1"]),
+    ("batch", "Job", &["v1"]),
+    ("batch", "CronJob", &["v1"]),
+];
+
+/// The kind's name and the versions read, for a used kind of `group`.
+fn read_versions(group: &str, kind: &str) -> Option<(&'static str, &'static [&'static str])> {
+    READ_KINDS
+        .iter()
+        .find(|(g, k, _)| *g == group && *k == kind)
+        .map(|(_, kind, versions)| (*kind, *versions))
+}
+
+/// A used kind of any group by its name, for objects that name no group.
+fn known_kind(kind: &str) -> Option<&'static str> {
+    READ_KINDS
+        .iter()
+        .map(|(_, k, _)| *k)
+        .chain(LAYER_KINDS.iter().map(|l| l.kind))
+        .find(|k| *k == kind)
+}
+
+fn qualified(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
+
+/// The object's name: `metadata.name`, else the prefix the server would
+/// complete (`generateName`); `None` for an object the server rejects.
+fn declared_name(value: &Value) -> Option<String> {
+    let metadata = &value["metadata"];
+    let text = |key: &str| metadata[key].as_str().filter(|n| !n.is_empty());
+    match (text("name"), text("generateName")) {
+        (Some(name), _) => Some(name.to_string()),
+        (None, Some(prefix)) => Some(format!("{prefix}<generated>")),
+        (None, None) => None,
+    }
+}
+
+/// The object's name for messages, or where it was read when it has none.
+fn object_name(value: &Value, origin: &Origin) -> String {
+    declared_name(value).unwrap_or_else(|| format!("(unnamed, {origin})"))
+}
 
 /// Reads every path (`-` is stdin) in order.
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
@@ -146,6 +239,14 @@ fn files_under(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 impl Manifests {
+    /// Manifests read from one text, as if from a file `test.yaml`.
+    #[cfg(test)]
+    pub fn from_text(text: &str) -> Result<Self, LoadError> {
+        let mut manifests = Manifests::default();
+        manifests.read_text("test.yaml", text)?;
+        Ok(manifests)
+    }
+
     fn read_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
         let trimmed = text.trim_start();
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -187,41 +288,76 @@ impl Manifests {
         if kind.ends_with("List")
             && let Some(Value::Array(items)) = value.get_mut("items").map(Value::take)
         {
-            for item in items {
+            let api_version = value["apiVersion"].as_str();
+            for mut item in items {
+                complete_list_item(&mut item, &kind, api_version);
                 self.add_value(item, origin);
             }
             return;
         }
-        let name = value["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
         let namespace = value["metadata"]["namespace"].as_str().map(str::to_string);
         let api_version = value["apiVersion"].as_str().unwrap_or_default();
         // Core objects have no group ("v1"); others are "group/version".
-        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
-        if let Some(kind) = layer_kind(group, &kind) {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        if api_version.is_empty()
+            && let Some(static_kind) = known_kind(&kind)
+        {
+            self.undecodable.push(Undecodable {
+                kind: static_kind,
+                namespace,
+                name: object_name(&value, origin),
+                reason: "has no apiVersion".into(),
+                origin: origin.clone(),
+            });
+            return;
+        }
+        let layer = layer_kind(group, &kind);
+        let read = read_versions(group, &kind);
+        let Some(static_kind) = layer.map(|l| l.kind).or(read.map(|(kind, _)| kind)) else {
+            let label = if group.is_empty() {
+                kind
+            } else {
+                format!("{kind}.{group}")
+            };
+            *self.skipped.entry(label).or_default() += 1;
+            return;
+        };
+        if let Some((_, versions)) = read
+            && !versions.contains(&version)
+        {
+            self.unread_versions.push(UnreadVersion {
+                kind: static_kind,
+                api_version: api_version.to_string(),
+                read: versions.iter().map(|v| qualified(group, v)).collect(),
+                origin: origin.clone(),
+            });
+            return;
+        }
+        let Some(name) = declared_name(&value) else {
+            self.undecodable.push(Undecodable {
+                kind: static_kind,
+                namespace,
+                name: object_name(&value, origin),
+                reason: "has no metadata.name".into(),
+                origin: origin.clone(),
+            });
+            return;
+        };
+        if let Some(kind) = layer {
             // Namespaced kinds default to `default`, as kubectl applies them.
             let namespace = namespace.or_else(|| (!kind.cluster_scoped).then(|| "default".into()));
             let policy = LayerPolicy::from_object(kind, namespace.as_deref(), &name, &value);
             self.objects.push(Object::PolicyLayer(Box::new(policy)));
             return;
         }
-        let (static_kind, decoded): (&'static str, _) = match (group, kind.as_str()) {
-            ("", "Namespace") => ("Namespace", decode(&value).map(Object::Namespace)),
-            ("", "Pod") => ("Pod", decode(&value).map(|pod| Object::Pod(Box::new(pod)))),
-            ("", "Service") => (
-                "Service",
-                decode(&value).map(|service| Object::Service(Box::new(service))),
-            ),
-            ("networking.k8s.io", "NetworkPolicy") => {
-                ("NetworkPolicy", decode(&value).map(Object::NetworkPolicy))
+        let decoded = match (group, kind.as_str()) {
+            ("", "Namespace") => decode(&value).map(Object::Namespace),
+            ("", "Pod") => decode(&value).map(|pod| Object::Pod(Box::new(pod))),
+            ("", "Service") => decode(&value).map(|service| Object::Service(Box::new(service))),
+            ("networking.k8s.io", "NetworkPolicy") => decode(&value).map(Object::NetworkPolicy),
+            ("networking.k8s.io", "Ingress") => {
+                decode(&value).map(|ingress| Object::Ingress(Box::new(ingress)))
             }
-            // Older Ingress versions have another backend shape; they are counted as skipped.
-            ("networking.k8s.io", "Ingress") if api_version == "networking.k8s.io/v1" => (
-                "Ingress",
-                decode(&value).map(|ingress| Object::Ingress(Box::new(ingress))),
-            ),
             ("security.istio.io", "PeerAuthentication") => {
                 self.objects.push(Object::PeerAuthentication(value));
                 return;
@@ -232,32 +368,23 @@ impl Manifests {
             {
                 Some((_, kind, pointer)) => {
                     let template = value.pointer(pointer).cloned().unwrap_or(Value::Null);
-                    let decoded = decode(&template).map(|template| Object::Workload {
+                    decode(&template).map(|template| Object::Workload {
                         kind,
                         namespace: namespace.clone(),
                         name: name.clone(),
                         template: Box::new(template),
-                    });
-                    (*kind, decoded)
+                    })
                 }
-                None => {
-                    let label = if group.is_empty() {
-                        kind
-                    } else {
-                        format!("{kind}.{group}")
-                    };
-                    *self.skipped.entry(label).or_default() += 1;
-                    return;
-                }
+                None => return,
             },
         };
         match decoded {
             Ok(object) => self.objects.push(object),
-            Err(reason) => self.undecodable.push(Undecodable {
+            Err(error) => self.undecodable.push(Undecodable {
                 kind: static_kind,
                 namespace,
                 name,
-                reason,
+                reason: format!("does not decode as a {static_kind}: {error}"),
                 origin: origin.clone(),
             }),
         }
@@ -280,9 +407,7 @@ mod tests {
     use super::*;
 
     fn read(text: &str) -> Result<Manifests, LoadError> {
-        let mut manifests = Manifests::default();
-        manifests.read_text("test.yaml", text)?;
-        Ok(manifests)
+        Manifests::from_text(text)
     }
 
     #[test]
@@ -317,6 +442,70 @@ mod tests {
     fn v1_list_items_are_read() {
         let m = read(r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"x"},"spec":{"containers":[]}},{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x"}}]}"#).unwrap();
         assert_eq!(m.objects.len(), 2);
+    }
+
+    #[test]
+    fn typed_list_items_without_kind_are_read_as_the_list_kind() {
+        let m = read("apiVersion: v1\nkind: NamespaceList\nitems:\n- metadata: {name: x, labels: {team: a}}\n").unwrap();
+        assert!(
+            matches!(&m.objects[..], [Object::Namespace(n)] if n.metadata.labels.as_ref().unwrap()["team"] == "a"),
+            "{:?}",
+            m.objects
+        );
+        assert!(m.skipped.is_empty(), "{:?}", m.skipped);
+    }
+
+    #[test]
+    fn typed_json_list_items_without_kind_are_read_as_the_list_kind() {
+        let m = read(r#"{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[{"metadata":{"name":"a","namespace":"x"},"spec":{"containers":[]}}]}"#).unwrap();
+        assert!(
+            matches!(&m.objects[..], [Object::Pod(p)] if p.metadata.name.as_deref() == Some("a")),
+            "{:?}",
+            m.objects
+        );
+    }
+
+    #[test]
+    fn a_pod_without_api_version_or_name_is_rejected_not_read() {
+        let m = read("kind: Pod\nmetadata: {name: a, namespace: x}\nspec: {containers: []}\n---\napiVersion: v1\nkind: Pod\nmetadata: {namespace: x}\nspec: {containers: []}\n").unwrap();
+        assert!(m.objects.is_empty(), "{:?}", m.objects);
+        let reasons: Vec<(&str, &str, &str)> = m
+            .undecodable
+            .iter()
+            .map(|u| (u.kind, u.name.as_str(), u.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("Pod", "a", "has no apiVersion"),
+                (
+                    "Pod",
+                    "(unnamed, test.yaml (document 2))",
+                    "has no metadata.name"
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn a_generated_name_stands_for_the_name() {
+        let m = read("apiVersion: v1\nkind: Pod\nmetadata: {generateName: job-, namespace: x}\nspec: {containers: []}\n").unwrap();
+        assert!(m.undecodable.is_empty(), "{:?}", m.undecodable);
+        assert_eq!(m.objects.len(), 1);
+    }
+
+    #[test]
+    fn a_used_kind_in_an_unknown_version_is_named_and_left_out() {
+        let m = read("apiVersion: v2\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c}\n").unwrap();
+        assert!(m.objects.is_empty(), "{:?}", m.objects);
+        let named: Vec<String> = m.unread_versions.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            named,
+            [
+                "test.yaml (document 1): Pod of apiVersion v2 is left out: netposture reads v1",
+                "test.yaml (document 2): CronJob of apiVersion batch/v1beta1 is left out: netposture reads batch/v1"
+            ]
+        );
     }
 
     #[test]

@@ -261,6 +261,58 @@ fn ip_block_holding_a_pod_ip_depends_on_the_cni_and_exits_1() {
     );
 }
 
+/// `netposture can-reach ARGS... -f FILE` on one manifest text.
+fn on_manifest(text: &str, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cluster.yaml");
+    std::fs::write(&file, text).unwrap();
+    let mut all = vec!["can-reach"];
+    all.extend_from_slice(args);
+    all.extend(["-f", file.to_str().unwrap(), "--cni", "calico"]);
+    netposture(&all)
+}
+
+#[test]
+fn ip_block_that_may_hold_a_template_pods_unknown_ip_depends_on_the_cni() {
+    let out = on_manifest(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\nspec: {template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: nginx}]}}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: dns, namespace: a}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0}}], ports: [{port: 53, protocol: UDP}, {port: 53, protocol: TCP}]}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: coredns, namespace: kube-system}\nspec: {template: {metadata: {labels: {k8s-app: kube-dns}}, spec: {containers: [{name: coredns, image: coredns, ports: [{name: dns-tcp, containerPort: 53}]}]}}}\n",
+        &["a/web", "kube-system/coredns", "-p", "53"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("a/deployment/web -> kube-system/deployment/coredns 53/TCP (dns-tcp): depends on the CNI\n"),
+        "{text}"
+    );
+    let egress = side_line(&text, "egress");
+    assert!(
+        egress.contains("ipBlock 0.0.0.0/0 of networkpolicy/dns egress[0], which may hold the IP of kube-system/deployment/coredns")
+            && egress.contains("assumed"),
+        "{egress}"
+    );
+}
+
+#[test]
+fn a_port_admitted_only_through_end_port_says_old_servers_drop_it() {
+    let out = on_manifest(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: web, image: nginx}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a}\nspec: {containers: [{name: db, image: postgres}]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: range, namespace: a}\nspec: {podSelector: {}, policyTypes: [Ingress], ingress: [{ports: [{port: 5000, endPort: 6000}]}]}\n",
+        &["a/web", "a/db", "-p", "5432", "-p", "5000"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.trim_start().starts_with("ingress"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "ingress a/db: allowed by networkpolicy/range ingress[0]; only through endPort, which API servers before 1.21 drop: there the rule admits port 5000 alone",
+            "ingress a/db: allowed by networkpolicy/range ingress[0]"
+        ]
+    );
+}
+
 #[test]
 fn cni_that_does_not_enforce_policy_is_noted() {
     let path = repo("examples/flannel-cluster");

@@ -230,6 +230,29 @@ fn missing_file_and_unknown_namespace_exit_2() {
 }
 
 #[test]
+fn a_port_range_through_end_port_is_noted_as_dropped_by_old_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: range, namespace: a}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 53, protocol: UDP}, {port: 8000, endPort: 8080}]}]}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netposture"))
+        .args(["scan", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("endPort")).collect();
+    assert_eq!(
+        notes,
+        [
+            "note: networkpolicy a/range egress[0] admits 8000-8080/TCP through endPort, which API servers before 1.21 drop: there it admits port 8000 alone, and a live scan differs"
+        ]
+    );
+}
+
+#[test]
 fn stdin_list_with_an_invalid_policy_reports_a_finding_and_keeps_going() {
     let list = r#"{"apiVersion":"v1","kind":"List","items":[
       {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"bad","namespace":"a"},

@@ -16,6 +16,7 @@ use crate::evaluate::{DefaultDeny, PodFacts};
 use crate::exposure::{ExposedPod, Guard, Routes};
 use crate::mesh::Mesh;
 use crate::model::{Direction, Service};
+use crate::pod_cidrs::PodCidrs;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::Reach;
 use crate::settings::Settings;
@@ -47,6 +48,8 @@ pub(crate) struct Findings<'a> {
     /// The whole index, for peers that select other namespaces.
     pub cluster: &'a Cluster,
     pub system: &'a SystemPods<'a>,
+    /// Where pods whose IP is not known may have it.
+    pub pod_cidrs: &'a PodCidrs,
 }
 
 fn capped(items: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -349,6 +352,7 @@ impl Findings<'_> {
                 ),
             )
         } else if !depends.is_empty() {
+            evidence.extend(self.unknown_ips_note());
             evidence.extend(pods(depends.iter().copied()));
             (
                 CheckStatus::Warn,
@@ -371,21 +375,27 @@ impl Findings<'_> {
             ))
     }
 
+    /// Evidence for a verdict through an ipBlock when some pod's IP is not known.
+    fn unknown_ips_note(&self) -> Option<String> {
+        self.pods.ips_unknown.then(|| {
+            format!(
+                "a pod whose IP is not known may have any address of the {}",
+                self.pod_cidrs
+            )
+        })
+    }
+
     fn dns_tcp(&self) -> Check {
-        let blocked: Vec<&String> = self
-            .pods
-            .dns_tcp
-            .iter()
-            .filter(|(_, r)| !matches!(r, Reach::Allowed | Reach::Undetermined))
-            .map(|(p, _)| p)
-            .collect();
-        let undetermined: Vec<&String> = self
-            .pods
-            .dns_tcp
-            .iter()
-            .filter(|(_, r)| *r == Reach::Undetermined)
-            .map(|(p, _)| p)
-            .collect();
+        let with = |wanted: Reach| -> Vec<&String> {
+            let answers = self.pods.dns_tcp.iter();
+            answers
+                .filter(|(_, r)| *r == wanted)
+                .map(|(p, _)| p)
+                .collect()
+        };
+        let blocked = with(Reach::Denied);
+        let undetermined = with(Reach::Undetermined);
+        let depends = with(Reach::CniDependent);
         if blocked.is_empty() && !undetermined.is_empty() {
             return check(
                 ids::DNS_TCP_ALLOWED,
@@ -398,13 +408,30 @@ impl Findings<'_> {
             )
             .with_evidence(capped(pods(undetermined)));
         }
-        if blocked.is_empty() {
+        if blocked.is_empty() && depends.is_empty() {
             return check(
                 ids::DNS_TCP_ALLOWED,
                 CheckStatus::Pass,
                 Severity::Low,
                 "every pod can send TCP/53 to cluster DNS".into(),
             );
+        }
+        if blocked.is_empty() {
+            let evidence = self.unknown_ips_note().into_iter();
+            return check(
+                ids::DNS_TCP_ALLOWED,
+                CheckStatus::Warn,
+                Severity::Low,
+                format!(
+                    "{} pod(s) reach DNS over TCP/53 only through an ipBlock matching pod IPs, which some CNIs (Calico) honour and others (Cilium) do not",
+                    depends.len()
+                ),
+            )
+            .with_evidence(capped(evidence.chain(pods(depends))))
+            .with_remediation(format!(
+                "Allow TCP 53 to the DNS pods with a namespaceSelector on kubernetes.io/metadata.name: {} and their pod labels, which every CNI matches.",
+                self.settings.dns_namespace
+            ));
         }
         check(
             ids::DNS_TCP_ALLOWED,

@@ -222,6 +222,7 @@ impl Findings<'_> {
             namespace: self.namespace,
             namespace_labels: &self.state.labels,
             pod,
+            pod_cidrs: self.pod_cidrs,
         };
         self.system
             .targets
@@ -231,6 +232,7 @@ impl Findings<'_> {
                     namespace: target.namespace,
                     namespace_labels: target.namespace_labels,
                     pod: target.pod,
+                    pod_cidrs: self.pod_cidrs,
                 });
                 probes(target, &egress)
                     .into_iter()
@@ -253,7 +255,7 @@ impl Findings<'_> {
                         match reach {
                             Reach::Allowed => Some(line()),
                             Reach::CniDependent => Some(format!(
-                                "{} (through an ipBlock holding a pod IP: on some CNIs)",
+                                "{} (through an ipBlock that holds or may hold a pod IP: on some CNIs)",
                                 line()
                             )),
                             Reach::Undetermined => Some(format!(

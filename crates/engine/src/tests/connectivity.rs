@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use netposture_testgen::{Sizes, Style, generate};
 
-use super::{cluster, pod, pod_with_ip, policy};
+use super::{assumed_pod_cidrs, cluster, pod, pod_with_ip, policy};
 use crate::Cluster;
 use crate::classes::PodClasses;
 use crate::connectivity::{PortRanges, for_each_pair};
@@ -20,7 +20,7 @@ struct Ports {
 
 fn map(cluster: &Cluster) -> BTreeMap<(String, String, Protocol), Ports> {
     let mut map = BTreeMap::new();
-    for_each_pair(cluster, |pair| {
+    for_each_pair(cluster, assumed_pod_cidrs(), |pair| {
         let name = |end: &Endpoint<'_>| format!("{}/{}", end.namespace, end.pod.name);
         let key = (name(&pair.source), name(&pair.destination), pair.protocol);
         let ports = Ports {
@@ -139,6 +139,7 @@ fn generated_clusters_agree_with_reach_at_every_segment_edge_and_between() {
                             namespace,
                             namespace_labels: &state.labels,
                             pod,
+                            pod_cidrs: assumed_pod_cidrs(),
                         },
                         reach::selecting(state, pod, Direction::Egress),
                         reach::selecting(state, pod, Direction::Ingress),
@@ -185,7 +186,7 @@ fn generated_clusters_agree_with_reach_at_every_segment_edge_and_between() {
 
 /// The names of each class's members, in class order.
 fn class_members(cluster: &Cluster) -> Vec<Vec<String>> {
-    PodClasses::new(cluster)
+    PodClasses::new(cluster, assumed_pod_cidrs())
         .classes
         .iter()
         .map(|class| class.members.iter().map(|pod| pod.name.clone()).collect())
@@ -268,7 +269,7 @@ fn realistic_clusters_have_far_fewer_classes_than_label_sets() {
         .namespaces()
         .flat_map(|(namespace, state)| state.pods.values().map(move |pod| (namespace, &pod.labels)))
         .collect();
-    let classes = PodClasses::new(&cluster).classes.len();
+    let classes = PodClasses::new(&cluster, assumed_pod_cidrs()).classes.len();
     // Five apps per namespace, plus kube-system's two kinds of pods.
     assert!(classes <= 4 * 5 + 2, "{classes} classes");
     assert!(

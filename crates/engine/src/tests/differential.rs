@@ -12,10 +12,19 @@
 //!
 //! A failing case shrinks to a small cluster, printed as YAML; each one found
 //! is kept as a named test in [`regressions`], and proptest keeps its seed in
-//! `proptest-regressions/`. `PROPTEST_CASES` overrides the number of cases.
+//! `proptest-regressions/`. `PROPTEST_CASES` overrides the number of cases;
+//! zero is refused, as it would check nothing.
+//!
+//! Beside connections: [`namespace_verdicts`] checks `dnsAllowed` and
+//! `egressOpen` from the `Evaluator` against the reference, [`pod_ips`]
+//! that verdicts without pod IPs never contradict those with them, and
+//! [`impact`] that a change names every namespace whose report it changes.
 
 mod generate;
+mod impact;
 mod layers;
+mod namespace_verdicts;
+mod pod_ips;
 mod reference;
 mod regressions;
 
@@ -30,6 +39,8 @@ use crate::cluster::Cluster;
 use crate::model::{Direction, Policy, Protocol};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Evaluator, Settings};
+
+use super::assumed_pod_cidrs;
 
 use generate::Objects;
 use reference::{IpBlocks, Party, Probe, Reference, Side};
@@ -73,11 +84,26 @@ fn outside() -> impl Iterator<Item = Party> {
         .map(|a| Party::Address(a.parse::<IpAddr>().expect("valid address")))
 }
 
+/// How many random cases to run: `PROPTEST_CASES`, else `default_cases`.
+/// Zero cases, or a value that is not a number, would let a property pass
+/// without checking anything: refused.
+fn cases(setting: Option<&str>, default_cases: u32) -> Result<u32, String> {
+    let cases = match setting {
+        None => default_cases,
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("PROPTEST_CASES={text:?} is not a number of cases"))?,
+    };
+    if cases == 0 {
+        return Err("PROPTEST_CASES=0 would check nothing: give at least 1".into());
+    }
+    Ok(cases)
+}
+
 fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default_cases);
+    let setting = std::env::var("PROPTEST_CASES").ok();
+    let cases =
+        cases(setting.as_deref(), default_cases).unwrap_or_else(|refused| panic!("{refused}"));
     Config {
         cases,
         source_file: Some(file!()),
@@ -135,6 +161,7 @@ impl<'a> Engine<'a> {
                 namespace,
                 namespace_labels: &state.labels,
                 pod,
+                pod_cidrs: assumed_pod_cidrs(),
             });
             engine
                 .ingress
@@ -268,6 +295,14 @@ fn compare(objects: &Objects, tally: &mut Tally) -> Vec<String> {
         }
     }
     found
+}
+
+#[test]
+fn zero_cases_or_an_unreadable_count_is_refused_not_passed() {
+    assert_eq!(cases(None, 500), Ok(500));
+    assert_eq!(cases(Some("20"), 500), Ok(20));
+    assert!(cases(Some("0"), 500).is_err());
+    assert!(cases(Some("many"), 500).is_err());
 }
 
 /// Agreement on one fixture, for the regression tests.

@@ -155,3 +155,102 @@ fn dns_pod_egress_and_ingress_are_both_evaluated() {
     );
     assert!(posture(&c, "app").dns_allowed);
 }
+
+/// DNS allowed only by `to: ipBlock` on port 53, both protocols.
+fn dns_through(cidr: &str) -> String {
+    dns_egress(&format!("[{{ipBlock: {{cidr: {cidr}}}}}]"), BOTH_PORTS)
+}
+
+const COREDNS_WITH_IP: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: coredns-1, namespace: kube-system, labels: {k8s-app: kube-dns}}\nspec: {containers: [{name: coredns, image: 'coredns/coredns:1.11.1', ports: [{name: dns, containerPort: 53, protocol: UDP}, {name: dns-tcp, containerPort: 53, protocol: TCP}]}]}\nstatus: {podIPs: [{ip: 10.244.0.5}]}\n---\n";
+
+fn dns_statuses(c: &Cluster) -> (CheckStatus, CheckStatus) {
+    let p = posture(c, "app");
+    (
+        p.check("dns-allowed").unwrap().status,
+        p.check("dns-tcp-allowed").unwrap().status,
+    )
+}
+
+#[test]
+fn rule_10_dns_through_an_ip_block_gets_the_same_verdict_with_and_without_pod_ips() {
+    let without = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_through("0.0.0.0/0")
+    ));
+    let with = cluster(&format!(
+        "{COREDNS_WITH_IP}{}{DENY_EGRESS}{}",
+        pod_with_ip("app", "web", "app: web", "10.244.1.7"),
+        dns_through("0.0.0.0/0")
+    ));
+    assert_eq!(dns_statuses(&with), (CheckStatus::Warn, CheckStatus::Warn));
+    assert_eq!(dns_statuses(&without), dns_statuses(&with));
+    let p = posture(&without, "app");
+    let udp = p.check("dns-allowed").unwrap();
+    assert!(
+        udp.evidence
+            .iter()
+            .any(|e| e.contains("10.0.0.0/8") && e.contains("assumed")),
+        "the evidence says the pod CIDRs are assumed: {:?}",
+        udp.evidence
+    );
+    let tcp = p.check("dns-tcp-allowed").unwrap();
+    assert!(
+        tcp.message.contains("only through an ipBlock"),
+        "CNI-dependent, not blocked: {}",
+        tcp.message
+    );
+}
+
+#[test]
+fn rule_10_an_ip_block_outside_the_pod_cidrs_never_holds_a_pod_whose_ip_is_unknown() {
+    let node = "apiVersion: v1\nkind: Node\nmetadata: {name: node-1}\nspec: {podCIDRs: [10.244.0.0/24]}\n---\n";
+    let c = cluster(&format!(
+        "{node}{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_through("10.96.0.0/12")
+    ));
+    assert_eq!(dns_statuses(&c), (CheckStatus::Fail, CheckStatus::Warn));
+    let p = posture(&c, "app");
+    let evidence = &p.check("dns-allowed").unwrap().evidence;
+    assert!(
+        !evidence.iter().any(|e| e.contains("pod CIDRs")),
+        "{evidence:?}"
+    );
+    // The same block holds pods once the Node's range is inside it.
+    let inside = cluster(&format!(
+        "{node}{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_through("10.240.0.0/12")
+    ));
+    let p = posture(&inside, "app");
+    let udp = p.check("dns-allowed").unwrap();
+    assert_eq!(udp.status, CheckStatus::Warn);
+    assert!(
+        udp.evidence
+            .iter()
+            .any(|e| e.contains("10.244.0.0/24 (from Node.spec.podCIDRs)")),
+        "{:?}",
+        udp.evidence
+    );
+}
+
+#[test]
+fn rule_10_configured_pod_cidrs_decide_for_pods_whose_ip_is_unknown() {
+    let c = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_through("192.168.0.0/16")
+    ));
+    let settings = Settings {
+        pod_cidrs: vec!["172.20.0.0/16".parse().unwrap()],
+        ..Settings::default()
+    };
+    let p = Evaluator::new(&c, &settings).namespace("app").unwrap();
+    assert_eq!(p.check("dns-allowed").unwrap().status, CheckStatus::Fail);
+    assert_eq!(
+        dns_statuses(&c).0,
+        CheckStatus::Warn,
+        "assumed ranges hold 192.168/16"
+    );
+}

@@ -302,3 +302,37 @@ fn system_namespace_pods_and_policies_reach_every_namespace() {
         Affected::All
     );
 }
+
+/// Found by the impact property test: a Service in a namespace no object
+/// had named yet brings that namespace into the index, where another
+/// namespace's `NotIn` selector now matches it (its `empty-peers` changes).
+#[test]
+fn an_object_implying_its_namespace_reaches_namespaces_that_select_namespaces() {
+    let c = cluster(&format!(
+        "{}{}{}",
+        three_tenants(),
+        policy(
+            "a",
+            "to-others",
+            "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{namespaceSelector: {matchExpressions: [{key: team, operator: NotIn, values: [blue, red]}]}}]}]}"
+        ),
+        service(
+            "new",
+            "web",
+            "{type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}"
+        )
+    ));
+    let affected = c.affected_by_service("new", "web");
+    assert_eq!(affected, names(&["a", "new"]));
+    // In a declared namespace the Service reaches that namespace alone.
+    let declared = cluster(&format!(
+        "{}{}",
+        three_tenants(),
+        service(
+            "c",
+            "web",
+            "{type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}"
+        )
+    ));
+    assert_eq!(declared.affected_by_service("c", "web"), names(&["c"]));
+}

@@ -31,6 +31,7 @@ use serde::Deserialize;
 
 use crate::layers::{LayerPolicy, LayerSide, layer_kind};
 use crate::model::{Direction, Protocol};
+use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Cluster, Evaluator, NamespacePosture, Settings};
 
@@ -63,6 +64,9 @@ pub(crate) fn cluster(yaml: &str) -> Cluster {
             "Service" => cluster.apply_service(&serde_json::from_value(value).unwrap()),
             "Ingress" => cluster.apply_ingress(&serde_json::from_value(value).unwrap()),
             "PeerAuthentication" => cluster.apply_peer_authentication(&value),
+            "Node" => {
+                cluster.apply_node(&serde_json::from_value(value).unwrap());
+            }
             other => panic!("fixture kind {other:?} is not handled"),
         }
     }
@@ -123,6 +127,12 @@ pub(crate) fn posture(cluster: &Cluster, namespace: &str) -> NamespacePosture {
         .expect("namespace is in the fixture")
 }
 
+/// The pod CIDRs of a cluster nobody says anything about: the assumed ranges.
+pub(crate) fn assumed_pod_cidrs() -> &'static PodCidrs {
+    static ASSUMED: std::sync::OnceLock<PodCidrs> = std::sync::OnceLock::new();
+    ASSUMED.get_or_init(PodCidrs::assumed)
+}
+
 pub(crate) fn endpoint<'a>(
     cluster: &'a Cluster,
     path: &str,
@@ -141,6 +151,7 @@ pub(crate) fn endpoint<'a>(
             namespace,
             namespace_labels: &state.labels,
             pod,
+            pod_cidrs: assumed_pod_cidrs(),
         },
         state,
     )

@@ -128,6 +128,18 @@ fn rule_15_named_port_needs_name_and_protocol_to_match() {
 }
 
 #[test]
+fn rule_15_a_name_two_containers_declare_admits_both_ports() {
+    let c = cluster(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: a, labels: {{app: web}}}}\nspec: {{containers: [{{name: main, image: app, ports: [{{name: metrics, containerPort: 9090}}]}}, {{name: sidecar, image: proxy, ports: [{{name: metrics, containerPort: 15090}}]}}]}}\n---\n{}{}",
+        pod("b", "client", "x: y"),
+        ingress_ports("[{port: metrics}]")
+    ));
+    assert_eq!(reach(&c, "b/client", "a/web", TCP, 9090), Allowed);
+    assert_eq!(reach(&c, "b/client", "a/web", TCP, 15090), Allowed);
+    assert_eq!(reach(&c, "b/client", "a/web", TCP, 8080), Denied);
+}
+
+#[test]
 fn rule_15_unresolved_named_port_allows_nothing_but_the_pod_stays_isolated() {
     let c = cluster(&format!(
         "{}{}{}",

@@ -101,11 +101,13 @@ fn flows_to_keep(cluster: &Cluster, namespace: &str) -> Vec<Flow> {
                             namespace: from_ns,
                             namespace_labels: &from_state.labels,
                             pod: from,
+                            pod_cidrs: assumed_pod_cidrs(),
                         };
                         let destination = Remote::Pod(Endpoint {
                             namespace: to_ns,
                             namespace_labels: &to_state.labels,
                             pod: to,
+                            pod_cidrs: assumed_pod_cidrs(),
                         });
                         let before = reach::connection(
                             &source,

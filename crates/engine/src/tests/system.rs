@@ -47,9 +47,11 @@ fn tenant_egress_default_deny_with_dns_passes() {
 
 #[test]
 fn system_side_ingress_policy_alone_isolates_it() {
+    // A known pod IP outside the node range the policy admits: without one,
+    // the pod may be anywhere in the pod CIDRs, 192.168.0.0/16 included.
     let c = cluster(&format!(
         "{COREDNS}{METRICS_SERVER}{}{}",
-        pod("a", "web", "app: web"),
+        pod_with_ip("a", "web", "app: web", "10.244.1.5"),
         policy(
             "kube-system",
             "ms",

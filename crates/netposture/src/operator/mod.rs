@@ -23,7 +23,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, NodeSpec, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{Controller, WatchStreamExt, controller, reflector};
@@ -92,8 +92,9 @@ enum LogFormat {
 const LIST_PAGE_SIZE: u32 = 100;
 
 /// Kinds whose watches must have listed before the operator is ready.
-const WATCHED: [&str; 6] = [
+const WATCHED: [&str; 7] = [
     "Namespace",
+    "Node",
     "Pod",
     "NetworkPolicy",
     "Service",
@@ -233,6 +234,13 @@ async fn operate(
             Some(namespace_events_tx),
             strip_namespace,
         )),
+        tokio::spawn(watch::run::<Node>(
+            Api::all(client.clone()),
+            config.clone(),
+            ctx.clone(),
+            None,
+            strip_node,
+        )),
         tokio::spawn(watch::run::<Pod>(
             Api::all(client.clone()),
             config.clone(),
@@ -326,6 +334,20 @@ fn strip_namespace(namespace: &mut Namespace) {
     namespace.metadata.managed_fields = None;
     namespace.spec = None;
     namespace.status = None;
+}
+
+/// Of a Node the index keeps only its pod CIDRs; the rest changes often
+/// (status, heartbeats) and would only cost memory.
+fn strip_node(node: &mut Node) {
+    node.metadata.managed_fields = None;
+    node.metadata.annotations = None;
+    node.metadata.labels = None;
+    node.status = None;
+    node.spec = node.spec.take().map(|spec| NodeSpec {
+        pod_cidr: spec.pod_cidr,
+        pod_cidrs: spec.pod_cidrs,
+        ..NodeSpec::default()
+    });
 }
 
 fn strip_report(report: &mut NetworkPostureReport) {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, watcher::watcher};
@@ -199,6 +199,26 @@ impl Watched for Namespace {
             .namespaces()
             .filter(|(_, state)| state.declared)
             .map(|(name, _)| (String::new(), name.clone()))
+            .collect()
+    }
+}
+
+/// Nodes give the index the cluster's pod CIDRs.
+impl Watched for Node {
+    const KIND: &'static str = "Node";
+
+    fn apply(&self, ctx: &Context) -> Affected {
+        ctx.cluster_mut().apply_node(self)
+    }
+
+    fn delete(ctx: &Context, _: &str, name: &str) -> Affected {
+        ctx.cluster_mut().delete_node(name)
+    }
+
+    fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
+        cluster
+            .nodes()
+            .map(|name| (String::new(), name.clone()))
             .collect()
     }
 }

@@ -42,6 +42,7 @@ use crate::cluster::Cluster;
 use crate::layers::{LayerPolicy, LayerSide, layer_kind};
 use crate::model::{Direction, Labels, Protocol};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
+use crate::tests::assumed_pod_cidrs;
 
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
@@ -1116,6 +1117,7 @@ impl<'c> LayeredEngine<'c> {
                 namespace,
                 namespace_labels: &state.labels,
                 pod,
+                pod_cidrs: assumed_pod_cidrs(),
             };
             let applying: Vec<&LayerPolicy> = layers
                 .iter()

@@ -12,6 +12,10 @@
 //!   whether ipBlocks see cluster addresses at all (rule 10).
 //! - A pod with several addresses matches an ipBlock when any of them does
 //!   (the generator gives each pod at most one).
+//! - A pod without an address may get any address of the cluster's pod
+//!   ranges, taken as the private, CGNAT and unique-local ranges (rule 10):
+//!   where ipBlocks match pod addresses it matches a block when one of
+//!   [`UNKNOWN_POD_ADDRESSES`] does, the most an address could allow.
 //! - A named port resolves against the destination pod's container ports
 //!   (name and protocol) whenever the destination is a pod, whichever peer
 //!   matched it; an address outside the cluster never resolves one (rule 15).
@@ -34,6 +38,26 @@ use crate::model::Direction;
 type Labels = BTreeMap<String, String>;
 
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Addresses a pod without one may get: in 10/8, 172.16/12, 192.168/16,
+/// 100.64/10 and fc00::/7, one inside and one outside each part the
+/// generated ipBlocks cut out of them (the generator's own pod addresses
+/// are 10.0.{0,1,2}.x and fd00::x).
+pub const UNKNOWN_POD_ADDRESSES: [&str; 13] = [
+    "10.0.0.3",
+    "10.0.0.5",
+    "10.0.1.5",
+    "10.0.2.5",
+    "10.0.2.200",
+    "10.1.0.1",
+    "172.16.0.1",
+    "192.168.1.1",
+    "100.64.0.1",
+    "fd00::1",
+    "fd00:1::1",
+    "fc00::1",
+    "fdff:ffff::1",
+];
 
 /// One end of a connection: a pod (by its index in the objects' pod list) or
 /// an address outside every pod.
@@ -450,11 +474,16 @@ impl Reference {
             }
             (PeerRule::Selectors { .. }, Party::Address(_)) => false,
             (PeerRule::Block { cidr, except }, Party::Pod(index)) => {
+                let addresses = &self.pods[index].addresses;
                 blocks == IpBlocks::MatchPodAddresses
-                    && self.pods[index]
-                        .addresses
-                        .iter()
-                        .any(|a| in_block(cidr, except, *a))
+                    && if addresses.is_empty() {
+                        UNKNOWN_POD_ADDRESSES.iter().any(|a| {
+                            let address = a.parse().expect("valid address");
+                            in_block(cidr, except, address)
+                        })
+                    } else {
+                        addresses.iter().any(|a| in_block(cidr, except, *a))
+                    }
             }
             (PeerRule::Selectors { namespaces, pods }, Party::Pod(index)) => {
                 let pod = &self.pods[index];
