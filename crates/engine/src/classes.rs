@@ -18,10 +18,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kube_core::{Expression, Selector};
-
 use crate::Cluster;
-use crate::model::{ContainerPort, Direction, IpBlock, Labels, Peer, Pod, Policy};
+use crate::model::{self, ContainerPort, Direction, IpBlock, Labels, Peer, Pod, Policy};
 use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint};
 
@@ -150,26 +148,11 @@ fn selector_keys(cluster: &Cluster) -> Vec<String> {
                 Peer::IpBlock(_) => None,
             });
             for selector in std::iter::once(&policy.pod_selector).chain(peer_selectors) {
-                keys.extend(keys_read(selector));
+                keys.extend(model::selector_keys(selector));
             }
         }
     }
     keys.into_iter().collect()
-}
-
-/// The keys `selector` tests.
-fn keys_read(selector: &Selector) -> impl Iterator<Item = String> {
-    selector
-        .clone()
-        .into_iter()
-        .map(|expression| match expression {
-            Expression::In(key, _)
-            | Expression::NotIn(key, _)
-            | Expression::Equal(key, _)
-            | Expression::NotEqual(key, _)
-            | Expression::Exists(key)
-            | Expression::DoesNotExist(key) => key,
-        })
 }
 
 /// Every distinct ipBlock peer of every policy.

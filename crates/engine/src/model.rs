@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use kube_core::Selector;
+use kube_core::{Expression, Selector};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -344,4 +344,19 @@ impl fmt::Display for ServicePortRef {
             ServicePortRef::Name(name) => f.write_str(name),
         }
     }
+}
+
+/// The label keys `selector` tests, in its order.
+pub fn selector_keys(selector: &Selector) -> impl Iterator<Item = String> {
+    selector
+        .clone()
+        .into_iter()
+        .map(|expression| match expression {
+            Expression::In(key, _)
+            | Expression::NotIn(key, _)
+            | Expression::Equal(key, _)
+            | Expression::NotEqual(key, _)
+            | Expression::Exists(key)
+            | Expression::DoesNotExist(key) => key,
+        })
 }

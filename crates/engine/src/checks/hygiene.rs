@@ -5,7 +5,7 @@ use kube_core::{Expression, Selector, SelectorExt};
 
 use super::{Findings, capped, check};
 use crate::cluster::{Cluster, NamespaceState};
-use crate::model::{Direction, NAMESPACE_NAME_LABEL, Peer, Policy};
+use crate::model::{Direction, NAMESPACE_NAME_LABEL, Peer, Policy, selector_keys};
 use crate::posture::{Check, CheckStatus, Severity, ids};
 
 /// `{team: x, tier in (a,b)}`: matchLabels as YAML writes them, expressions as kubectl does.
@@ -19,17 +19,6 @@ fn describe(selector: &Selector) -> String {
         })
         .collect();
     format!("{{{}}}", parts.join(", "))
-}
-
-fn key(expression: &Expression) -> &str {
-    match expression {
-        Expression::In(key, _)
-        | Expression::NotIn(key, _)
-        | Expression::Equal(key, _)
-        | Expression::NotEqual(key, _)
-        | Expression::Exists(key)
-        | Expression::DoesNotExist(key) => key,
-    }
 }
 
 /// Every rule peer of a policy with where it is written: `ingress[0].from[1]`.
@@ -239,10 +228,7 @@ impl Findings<'_> {
                     // An empty selector admits every namespace on purpose, so
                     // labelling a namespace gains nothing there; only a label
                     // that narrows the selection can be forged.
-                    let keys: Vec<String> = namespaces
-                        .clone()
-                        .into_iter()
-                        .map(|e| key(&e).to_string())
+                    let keys: Vec<String> = selector_keys(namespaces)
                         .filter(|k| k != NAMESPACE_NAME_LABEL)
                         .collect();
                     (!keys.is_empty()).then(|| {
