@@ -20,10 +20,7 @@ build_release() {
 ensure_time() {
   [[ -x /usr/bin/time ]] && return
   log "installing GNU time (Debian package time)"
-  local sudo=
-  [[ $(id -u) -eq 0 ]] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends time >/dev/null
+  "$(dirname "${BASH_SOURCE[0]}")/../scripts/apt-install" time
 }
 
 # NCA from PyPI in its own virtualenv, once.

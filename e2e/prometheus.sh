@@ -32,10 +32,7 @@ free_port() {
 ensure_installed() {
   command -v prometheus >/dev/null 2>&1 && return
   log "installing Debian's prometheus package"
-  local sudo=
-  [[ $(id -u) -eq 0 ]] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  scripts/apt-install prometheus
 }
 
 cmd_down() {
