@@ -566,6 +566,12 @@ mod tests {
                 .encode()
                 .contains("netposture_watch_failing{kind=\"Pod\"} 0")
         );
+        // The store gauge follows each event, not only full passes.
+        assert!(
+            ctx.metrics
+                .encode()
+                .contains("netposture_store_objects{kind=\"Pod\"} 1")
+        );
         drop(events);
         assert!(follower.await.unwrap(), "the list completed");
     }
