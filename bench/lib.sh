@@ -4,7 +4,8 @@
 
 readonly NCA_VERSION=2.1.0
 readonly NCA_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/netposture/nca-venv"
-readonly RELEASE_DIR="${CARGO_TARGET_DIR:-$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)/target}/release"
+RELEASE_DIR="$("$(dirname "${BASH_SOURCE[0]}")/../scripts/target-dir")/release"
+readonly RELEASE_DIR
 readonly NETPOSTURE="$RELEASE_DIR/netposture"
 readonly TESTGEN="$RELEASE_DIR/netposture-testgen"
 

@@ -600,7 +600,7 @@ cmd_up() {
     --kubeconfig="$dir/controller-manager.kubeconfig" \
     --service-account-private-key-file="$dir/pki/sa.key" \
     --root-ca-file="$dir/ca.crt" \
-    --controllers=namespace,garbagecollector,endpoint,endpointslice,serviceaccount,serviceaccount-token \
+    --controllers=namespace,garbagecollector,endpoint,endpointslice,serviceaccount,serviceaccount-token,clusterrole-aggregation \
     --leader-elect=false \
     --bind-address=127.0.0.1 --secure-port=0 --port=0
 

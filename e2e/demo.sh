@@ -49,7 +49,8 @@ cmd_up() {
   e2e/cluster.sh up "$DIR"
   # shellcheck disable=SC1091
   . "$DIR/env"
-  local target=${CARGO_TARGET_DIR:-target}
+  local target
+  target=$(scripts/target-dir)
   log "building the operator (release)"
   cargo build --release --locked -q -p netposture
   local bin=$target/release/netposture

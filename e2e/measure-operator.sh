@@ -38,7 +38,7 @@
 # Environment: NAMESPACES (100), PODS (50), CHURN_SECONDS (60), CHURN_RATE
 # (changes a second, 2), KUBELET_RATE (noise changes a second, 40), PARALLEL (kubectl creates at once, 4), MEASURE_KEEP=1
 # (keep etcd's data). Needs the release binary (cargo build --release -p
-# netposture; found through CARGO_TARGET_DIR, else target/), python3 and what
+# netposture; found where cargo puts it, see scripts/target-dir), python3 and what
 # e2e/cluster.sh needs. Progress goes to stderr, the summary table to stdout
 # (and $dir/summary.txt). The operators' logs stay in $dir/logs/operator*.log;
 # the cluster is always stopped on exit.
@@ -53,7 +53,8 @@ readonly KUBELET_RATE=${KUBELET_RATE:-40}
 readonly PARALLEL=${PARALLEL:-4}
 readonly RESYNC_SECONDS=30
 readonly IDLE_SECONDS=$((2 * RESYNC_SECONDS + 5))
-readonly BIN=${CARGO_TARGET_DIR:-target}/release/netposture
+BIN=$(scripts/target-dir)/release/netposture
+readonly BIN
 [[ $NAMESPACES =~ ^[1-9][0-9]*$ && $PODS =~ ^[1-9][0-9]*$ && $PODS -ge 3 ]] ||
   { echo "measure: NAMESPACES must be a positive integer and PODS at least 3" >&2; exit 2; }
 [[ -x $BIN ]] || { echo "measure: $BIN not found: cargo build --release -p netposture" >&2; exit 2; }

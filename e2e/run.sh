@@ -22,7 +22,7 @@ dir=$(mktemp -d /tmp/netposture-e2e.XXXXXX)
 trap 'e2e/cluster.sh down "$dir" >/dev/null 2>&1 || true' EXIT
 e2e/cluster.sh up "$dir"
 
-target=${CARGO_TARGET_DIR:-target}
+target=$(scripts/target-dir)
 cargo build --locked -p netposture
 status=0
 NETPOSTURE_CLUSTER_DIR=$dir NETPOSTURE_BIN=$target/debug/netposture \

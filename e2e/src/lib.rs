@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod prometheus;
+
 pub const OPERATOR_NAMESPACE: &str = "netposture-system";
 pub const SERVICE_ACCOUNT: &str = "netposture";
 
@@ -42,14 +44,22 @@ pub fn cluster_dir() -> PathBuf {
     }
 }
 
-fn admin_kubeconfig() -> PathBuf {
+pub fn admin_kubeconfig() -> PathBuf {
     cluster_dir().join("kubeconfig")
 }
 
-fn operator_binary() -> PathBuf {
-    std::env::var_os("NETPOSTURE_BIN")
+/// The netposture binary under test (the operator and the CLI are one).
+pub fn operator_binary() -> PathBuf {
+    let bin = std::env::var_os("NETPOSTURE_BIN")
         .map(PathBuf::from)
-        .expect("NETPOSTURE_BIN names the netposture binary under test (set by `just e2e`)")
+        .expect("NETPOSTURE_BIN names the netposture binary under test (set by `just e2e`)");
+    // The tests run in e2e/, not where whoever set the variable stood.
+    assert!(
+        bin.is_absolute(),
+        "NETPOSTURE_BIN must be an absolute path, got {}",
+        bin.display()
+    );
+    bin
 }
 
 /// Runs kubectl as the cluster admin.
@@ -124,6 +134,7 @@ pub fn apply_crd_and_rbac() {
         "crds/networkpostures.netposture.io.yaml",
         "deploy/base/namespace.yaml",
         "deploy/base/rbac.yaml",
+        "deploy/base/view-role.yaml",
     ] {
         kubectl_ok(&["apply", "-f", root.join(file).to_str().expect("UTF-8 path")]);
     }

@@ -4,9 +4,12 @@
 
 mod conditions;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::CustomResource;
+use kube::{CustomResource, CustomResourceExt};
 use netposture_engine::NamespacePosture;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -95,14 +98,67 @@ impl NetworkPostureReport {
     }
 }
 
+/// The CRD as installed. The derived schema marks `status` nullable (it is an
+/// `Option`), and API servers that publish OpenAPI v2 (1.20 and many later
+/// ones, for `kubectl explain`) drop nullable properties from v2, so `kubectl
+/// explain networkposture.status` showed no fields. The operator never writes
+/// a null status, so the schema need not allow one.
+pub fn crd() -> CustomResourceDefinition {
+    let mut crd = NetworkPostureReport::crd();
+    for version in &mut crd.spec.versions {
+        let status = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .and_then(|s| s.properties.as_mut())
+            .and_then(|p| p.get_mut("status"));
+        if let Some(JSONSchemaProps { nullable, .. }) = status {
+            *nullable = None;
+        }
+    }
+    crd
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::CustomResourceExt;
+
+    /// Every property path whose schema says `nullable: true`.
+    fn nullable_paths(schema: &JSONSchemaProps, path: &str, found: &mut Vec<String>) {
+        if schema.nullable == Some(true) {
+            found.push(path.to_string());
+        }
+        for (name, property) in schema.properties.iter().flatten() {
+            nullable_paths(property, &format!("{path}.{name}"), found);
+        }
+        if let Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrArray::Schema(items)) = &schema.items {
+            nullable_paths(items, &format!("{path}[]"), found);
+        }
+    }
+
+    #[test]
+    fn status_schema_is_not_nullable_so_kubectl_explain_shows_it() {
+        let crd = crd();
+        let schema = crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("a schema");
+        let mut found = Vec::new();
+        nullable_paths(schema, "", &mut found);
+        // A nullable property is missing from OpenAPI v2, wherever it is.
+        assert!(found.is_empty(), "nullable: {found:?}");
+        assert!(
+            schema
+                .properties
+                .as_ref()
+                .is_some_and(|p| p.contains_key("status"))
+        );
+    }
 
     #[test]
     fn crd_has_the_names_kubectl_users_type() {
-        let crd = NetworkPostureReport::crd();
+        let crd = crd();
         assert_eq!(
             crd.metadata.name.as_deref(),
             Some("networkpostures.netposture.io")

@@ -19,7 +19,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::CustomResourceExt;
 use netposture_api::NetworkPostureReport;
 use netposture_engine::Evaluator;
 use netposture_engine::compliance::{self, Framework};
@@ -113,7 +112,7 @@ fn main() -> ExitCode {
 }
 
 fn crd_yaml() -> anyhow::Result<String> {
-    Ok(serde_norway::to_string(&NetworkPostureReport::crd())?)
+    Ok(serde_norway::to_string(&netposture_api::crd())?)
 }
 
 fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {

@@ -1,5 +1,5 @@
 //! Semantics tests, named after the rules of the NetworkPolicy semantics
-//! reference (`shared/reference/networkpolicy-semantics.md`), plus the
+//! reference (`docs/semantics.md`), plus the
 //! verdict definitions. Fixtures are YAML as users write it.
 
 mod choices;

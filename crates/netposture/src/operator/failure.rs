@@ -20,6 +20,16 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Every reason, so counters can start at zero for each.
+    pub const ALL: [Failure; 6] = [
+        Failure::Forbidden,
+        Failure::NotFound,
+        Failure::Conflict,
+        Failure::Expired,
+        Failure::Unavailable,
+        Failure::Rejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Failure::Forbidden => "forbidden",

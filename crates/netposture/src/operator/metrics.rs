@@ -12,6 +12,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::failure::Failure;
 use netposture_engine::compliance::{self, CONTROLS};
 use netposture_engine::posture::ids;
 use netposture_engine::{CheckStatus, CniStatus, NamespacePosture};
@@ -94,7 +95,13 @@ impl Metrics {
             "NetworkPostureReport objects deleted",
             report_deletes.clone(),
         );
-        let report_write_errors = Family::default();
+        let report_write_errors: Family<ReasonLabels, Counter> = Family::default();
+        // Error counters start at zero for every reason: a series that
+        // appears only with the first error leaves dashboards and rate()
+        // alerts empty instead of showing 0.
+        for failure in Failure::ALL {
+            let _ = report_write_errors.get_or_create(&reason_labels(failure.as_str()));
+        }
         registry.register(
             "netposture_report_write_errors",
             "Failed NetworkPostureReport writes, by reason",
@@ -107,6 +114,9 @@ impl Metrics {
             policy_report_writes.clone(),
         );
         let policy_report_write_errors = Family::default();
+        for failure in Failure::ALL {
+            let _ = policy_report_write_errors.get_or_create(&reason_labels(failure.as_str()));
+        }
         registry.register(
             "netposture_policy_report_write_errors",
             "Failed PolicyReport writes, by reason",
@@ -237,6 +247,18 @@ impl Metrics {
 
     pub fn watch_event(&self, kind: &str) {
         self.watch_events.get_or_create(&kind_labels(kind)).inc();
+    }
+
+    /// A watch of `kind` starts: its error series exist from now on, at
+    /// zero, and it is not failing.
+    pub fn watch_started(&self, kind: &str) {
+        self.set_watch_failing(kind, false);
+        for failure in Failure::ALL {
+            let _ = self.watch_errors.get_or_create(&KindReasonLabels {
+                kind: kind.to_string(),
+                reason: failure.as_str().to_string(),
+            });
+        }
     }
 
     pub fn watch_error(&self, kind: &str, reason: &str) {
@@ -779,7 +801,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            !text.contains("netposture_report_write_errors_total{"),
+            lines.contains(&r#"netposture_report_write_errors_total{reason="conflict"} 0"#),
             "{text}"
         );
     }
@@ -813,6 +835,23 @@ mod tests {
             .parse()
             .unwrap();
         assert!(timestamp > 1.7e9, "{timestamp}");
+    }
+
+    #[test]
+    fn error_counters_are_zero_before_the_first_error() {
+        let metrics = Metrics::new();
+        metrics.watch_started("Pod");
+        let text = metrics.encode();
+        for failure in Failure::ALL {
+            let reason = failure.as_str();
+            for series in [
+                format!(r#"netposture_watch_errors_total{{kind="Pod",reason="{reason}"}} 0"#),
+                format!(r#"netposture_report_write_errors_total{{reason="{reason}"}} 0"#),
+                format!(r#"netposture_policy_report_write_errors_total{{reason="{reason}"}} 0"#),
+            ] {
+                assert!(text.contains(&series), "{series} missing:\n{text}");
+            }
+        }
     }
 
     #[test]

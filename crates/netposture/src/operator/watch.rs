@@ -324,6 +324,7 @@ pub async fn run_with<K, H>(
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     H: Handler<K>,
 {
+    ctx.metrics.watch_started(&handler.kind());
     let mut backoff = RELIST_BACKOFF_MIN;
     loop {
         let stream = watcher(api.clone(), config.clone())

@@ -1,5 +1,5 @@
 //! The reference evaluator: NetworkPolicy semantics written a second time,
-//! from `shared/reference/networkpolicy-semantics.md` alone, as a direct
+//! from `docs/semantics.md` alone, as a direct
 //! reading of the k8s-openapi objects with no regard for speed. It shares no
 //! code with the engine's `convert`, `reach` or `evaluate`: only label
 //! matching comes from `kube_core` and address matching from `ipnet`, both
