@@ -26,10 +26,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
+use futures::future::ready;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{WatchStreamExt, reflector};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use netposture_api::NetworkPostureReport;
 use netposture_engine::CniStatus;
@@ -284,10 +285,14 @@ async fn operate(
 
     let dispatch_task = tokio::spawn(async move { triggers.dispatch(dispatch_tx).await });
 
+    // Events of a (re)list start no reconcile: the full pass after each list
+    // reconciles what differs, and a second reconcile of the same namespace
+    // right behind it could read the report store before its first write
+    // is there, and write again.
     let namespaces = ReceiverStream::new(namespace_events)
         .map(Ok)
         .reflect(namespace_writer)
-        .applied_objects();
+        .filter_map(|event| ready(changed_object(event, false)));
     let report_metrics = metrics.clone();
     let reports = ReceiverStream::new(report_events)
         .map(Ok)
@@ -298,7 +303,7 @@ async fn operate(
                 report_count.state().len(),
             )
         })
-        .touched_objects();
+        .filter_map(|event| ready(changed_object(event, true)));
     let controller = controller::build(
         namespaces,
         namespace_store,
@@ -332,6 +337,20 @@ async fn operate(
     let _ = server.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The object of an Apply event (or a Delete one, with `deletes`), never of
+/// a (re)list.
+fn changed_object<K>(
+    event: Result<watcher::Event<K>, watcher::Error>,
+    deletes: bool,
+) -> Option<Result<K, watcher::Error>> {
+    match event {
+        Ok(watcher::Event::Apply(object)) => Some(Ok(object)),
+        Ok(watcher::Event::Delete(object)) => deletes.then_some(Ok(object)),
+        Ok(watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone) => None,
+        Err(error) => Some(Err(error)),
+    }
 }
 
 fn default_identity() -> String {
