@@ -18,6 +18,9 @@
 #     CHURN_SECONDS (e2e/report-watch.py churn: default deny removed and
 #     restored, a pod created and deleted, a pod relabelled, each with a known
 #     effect on one report), and the report writes per minute meanwhile;
+#   - the same churn while kubelet-like noise runs (report-watch.py
+#     kubelets: KUBELET_RATE pod status, annotation and kube-system label
+#     patches a second), as on a busy cluster;
 #   - "installed into an existing cluster": the operator stopped, every report
 #     deleted, a new operator started; the time from its start until every
 #     report is there and complete, and its RSS then;
@@ -33,7 +36,7 @@
 # pod and a calico-node pod so that the load namespaces come out covered.
 #
 # Environment: NAMESPACES (100), PODS (50), CHURN_SECONDS (60), CHURN_RATE
-# (changes a second, 2), PARALLEL (kubectl creates at once, 4), MEASURE_KEEP=1
+# (changes a second, 2), KUBELET_RATE (noise changes a second, 40), PARALLEL (kubectl creates at once, 4), MEASURE_KEEP=1
 # (keep etcd's data). Needs the release binary (cargo build --release -p
 # netposture; found where cargo puts it, see scripts/target-dir), python3 and what
 # e2e/cluster.sh needs. Progress goes to stderr, the summary table to stdout
@@ -46,6 +49,7 @@ readonly NAMESPACES=${NAMESPACES:-100}
 readonly PODS=${PODS:-50}
 readonly CHURN_SECONDS=${CHURN_SECONDS:-60}
 readonly CHURN_RATE=${CHURN_RATE:-2}
+readonly KUBELET_RATE=${KUBELET_RATE:-40}
 readonly PARALLEL=${PARALLEL:-4}
 readonly RESYNC_SECONDS=30
 readonly IDLE_SECONDS=$((2 * RESYNC_SECONDS + 5))
@@ -192,13 +196,14 @@ await_arrivals() {
   wait "$WATCH_PID" || { log "report-watch.py failed"; exit 1; }
   WATCH_PID=
 }
-# Runs the churn and counts the report writes meanwhile; sets CHURN (the
-# summary JSON of report-watch.py) and CHURN_WRITES_PER_MINUTE.
+# Runs the churn (extra report-watch.py flags in "$@") and counts the report
+# writes meanwhile; sets CHURN (the summary JSON of report-watch.py) and
+# CHURN_WRITES_PER_MINUTE.
 churn() {
   local writes_before writes
   writes_before=$(metric netposture_report_writes_total)
   CHURN=$(python3 e2e/report-watch.py churn --namespaces "$NAMESPACES" --pods "$PODS" \
-    --seconds "$CHURN_SECONDS" --rate "$CHURN_RATE")
+    --seconds "$CHURN_SECONDS" --rate "$CHURN_RATE" "$@")
   alive
   writes=$(($(metric netposture_report_writes_total) - writes_before))
   CHURN_WRITES_PER_MINUTE=$(jq -r --argjson w "$writes" '$w * 60 / .seconds | round' <<<"$CHURN")
@@ -294,6 +299,13 @@ stale_after=$(stale_reports)
 reports_changed=$(named_versions | comm -13 "$dir/versions-before-churn" - | wc -l)
 log "after the churn: $reports_changed reports changed, $stale_after differ from a fresh scan"
 
+log "churn again with kubelet-like noise, $KUBELET_RATE pod changes a second (default debounce, 1 s)"
+churn --kubelet-rate "$KUBELET_RATE"
+churn_kubelets=$CHURN writes_churn_kubelets=$CHURN_WRITES_PER_MINUTE
+log "kubelet-like noise: $(jq -c .kubelets <<<"$CHURN")"
+sleep 3 # the last reconciles
+stale_after_kubelets=$(stale_reports)
+
 # ---------------------------------------------------------------------------
 # Installed into an existing cluster: no reports yet, every object there.
 log "stopping the operator and deleting every report"
@@ -348,9 +360,12 @@ seconds() { jq -r --arg f "$1" '.[$f] | if . == null then "-" else "\(. * 100 | 
   row "RSS per pod above baseline, fresh start on the loaded cluster" "$per_pod_install B ($(mib "$rss_install") MiB)" "<= 2048 B"
   row "report writes idle ($IDLE_SECONDS s, two resyncs)" "$writes_idle (rv unchanged: $unchanged)" "0"
   row "report writes by a restart over current reports" "$writes_restart" "0"
-  for run in default nodebounce; do
+  for run in default kubelets nodebounce; do
     if [[ $run == default ]]; then
       json=$churn_default writes=$writes_churn_default label="default --debounce 1s"
+    elif [[ $run == kubelets ]]; then
+      json=$churn_kubelets writes=$writes_churn_kubelets
+      label="--debounce 1s, kubelet-like noise $(jq -r '"\(.kubelets.rate)/s"' <<<"$json")"
     else
       json=$churn_nodebounce writes=$writes_churn_nodebounce label="--debounce 0s"
     fi
@@ -360,10 +375,12 @@ seconds() { jq -r --arg f "$1" '.[$f] | if . == null then "-" else "\(. * 100 | 
     row "  change-to-report latency p99 / max" "$(seconds p99 "$json") / $(seconds max "$json")" "p99 <= 2 s"
     row "  report writes per minute" "$writes" ""
   done
-  row "reports differing from a fresh scan: before / after churn" "$stale_before / $stale_after" "0"
+  row "reports differing from a fresh scan: before / after churn / after noise" \
+    "$stale_before / $stale_after / $stale_after_kubelets" "0"
   row "reports changed by the first churn" "$reports_changed" ""
   row "load namespaces not covered" "$uncovered" "0"
   row "operator logs: WARN/ERROR lines / panics" "$warnings / $panics" "0"
   printf 'churn by kind, --debounce 1s: %s\n' "$(jq -c .by_kind <<<"$churn_default")"
+  printf 'churn by kind, --debounce 1s with kubelet-like noise: %s\n' "$(jq -c .by_kind <<<"$churn_kubelets")"
   printf 'churn by kind, --debounce 0s: %s\n' "$(jq -c .by_kind <<<"$churn_nodebounce")"
 } | tee "$dir/summary.txt"

@@ -5,8 +5,18 @@
       prints, as JSON, the seconds from EPOCH (a Unix time, e.g. bash's
       $EPOCHREALTIME) until N reports exist ("all_reports") and until the
       reports of load-0 .. load-(L-1) all count at least P pods ("complete").
-  report-watch.py churn --namespaces L --pods P --seconds S --rate R
-      change-to-report latency under steady churn, see below.
+  report-watch.py churn --namespaces L --pods P --seconds S --rate R [--kubelet-rate K]
+      change-to-report latency under steady churn, see below; with
+      --kubelet-rate, kubelet-like noise runs meanwhile (see kubelets).
+  report-watch.py kubelets --seconds S --rate K
+      only the noise: at K changes a second, what kubelets and controllers
+      do to pods on a busy cluster, none of which changes a verdict except
+      the labels of one kube-system pod (every namespace is checked against
+      reaching it). In turn over every pod there at the start: its status
+      (phase, Ready condition and container state with fresh timestamps; the
+      IPs stay), an annotation (one change in ten), and the labels of
+      kube-system/kubelet-noise (one in ten), a pod created if missing.
+      Prints {"changes", "failed", "seconds", "rate"} as JSON.
 
 Used by e2e/measure-operator.sh on the load it creates: namespaces load-0 ..
 load-(N-1), each with PODS pods named APP-J (app=frontend|api|db for J mod 3)
@@ -302,6 +312,107 @@ def next_change(tick, namespaces, watcher, rng, denyless):
     return ("pod", namespaces[rng.choice(candidates)]) if candidates else None
 
 
+NOISE_POD = "kubelet-noise"
+
+
+def noise_pod():
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": NOISE_POD, "namespace": "kube-system", "labels": {"app": "kubelet-noise", "revision": "0"}},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "noise", "image": "registry.k8s.io/pause:3.9", "ports": [{"containerPort": 8443}]}],
+        },
+    }
+
+
+class Kubelets(threading.Thread):
+    """Patches pods the way kubelets and controllers do, at `rate` a second."""
+
+    def __init__(self, api, rate, seconds):
+        super().__init__(daemon=True)
+        self.api = api
+        self.rate = rate
+        self.seconds = seconds
+        self.stop = threading.Event()
+        self.changes = 0
+        self.failed = 0
+        self.elapsed = 0.0
+
+    def prepare(self):
+        status, _ = self.api.request("POST", "/api/v1/namespaces/kube-system/pods", noise_pod())
+        if status not in (201, 409):
+            raise RuntimeError(f"creating kube-system/{NOISE_POD}: HTTP {status}")
+        pods = self.api.get("/api/v1/pods")["items"]
+        self.pods = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
+
+    def change(self, tick):
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        merge = "application/merge-patch+json"
+        if tick % 10 == 9:
+            patch = {"metadata": {"labels": {"revision": str(tick)}}}
+            return self.api.request("PATCH", f"/api/v1/namespaces/kube-system/pods/{NOISE_POD}", patch, merge)[0]
+        namespace, name = self.pods[tick % len(self.pods)]
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}"
+        if tick % 10 == 4:
+            patch = {"metadata": {"annotations": {"netposture-churn/heartbeat": now}}}
+            return self.api.request("PATCH", path, patch, merge)[0]
+        ready = "True" if tick % 2 else "False"
+        patch = {"status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": ready, "lastProbeTime": now, "lastTransitionTime": now}],
+            "containerStatuses": [{"name": "main", "ready": ready == "True", "restartCount": tick,
+                                   "image": "registry.k8s.io/pause:3.9", "imageID": "",
+                                   "state": {"running": {"startedAt": now}}}],
+        }}
+        return self.api.request("PATCH", f"{path}/status", patch, merge)[0]
+
+    def run(self):
+        started = time.monotonic()
+        tick = 0
+        while not self.stop.is_set():
+            due = started + tick / self.rate
+            if due - started >= self.seconds:
+                break
+            delay = due - time.monotonic()
+            if delay > 0 and self.stop.wait(delay):
+                break
+            try:
+                status = self.change(tick)
+            except (http.client.HTTPException, OSError) as error:
+                print(f"kubelets: {error}", file=sys.stderr)
+                status = 0
+            # A pod deleted meanwhile (404) is what kubelets meet too.
+            if 200 <= status < 300:
+                self.changes += 1
+            elif status != 404:
+                self.failed += 1
+            tick += 1
+        self.elapsed = time.monotonic() - started
+
+    def summary(self):
+        return {
+            "changes": self.changes,
+            "failed": self.failed,
+            "seconds": round(self.elapsed, 1),
+            "rate": round(self.changes / self.elapsed, 1) if self.elapsed else 0,
+        }
+
+
+def kubelets(args):
+    noise = Kubelets(Api(), args.rate, args.seconds)
+    noise.prepare()
+    noise.start()
+    try:
+        noise.join()
+    except KeyboardInterrupt:
+        noise.stop.set()
+        noise.join()
+    json.dump(noise.summary(), sys.stdout)
+    print()
+
+
 def percentile(sorted_values, fraction):
     """Nearest-rank percentile."""
     if not sorted_values:
@@ -358,9 +469,15 @@ def main():
     churning.add_argument("--seconds", type=float, default=60)
     churning.add_argument("--rate", type=float, default=2.0, help="changes a second")
     churning.add_argument("--seed", type=int, default=1)
+    churning.add_argument("--kubelet-rate", type=float, default=0, help="kubelet-like changes a second meanwhile")
+    noisy = modes.add_parser("kubelets", help="kubelet-like pod churn")
+    noisy.add_argument("--seconds", type=float, default=60)
+    noisy.add_argument("--rate", type=float, default=40.0, help="changes a second")
     args = parser.parse_args()
     if args.mode == "wait":
         wait(args)
+    elif args.mode == "kubelets":
+        kubelets(args)
     elif args.pods < 3:
         parser.error("--pods must be at least 3 (pod db-2 is relabelled)")
     else:
@@ -381,6 +498,12 @@ def churn(args):
         print(f"churn: {len(mismatched)} reports do not match the cluster before the churn, e.g. "
               f"{mismatched[0]}: {watcher.states.get(mismatched[0])} != {namespaces[mismatched[0]].expected()}",
               file=sys.stderr)
+
+    noise = None
+    if args.kubelet_rate > 0:
+        noise = Kubelets(Api(), args.kubelet_rate, args.seconds)
+        noise.prepare()
+        noise.start()
 
     changes, failed, skipped, late = [], 0, 0, 0
     started = time.monotonic()
@@ -419,6 +542,9 @@ def churn(args):
         elif kind == "deny-on":
             denyless.remove(ns.name)
     churn_seconds = time.monotonic() - started
+    if noise is not None:
+        noise.stop.set()
+        noise.join()
 
     deadline = time.monotonic() + GIVE_UP_SECONDS
     while time.monotonic() < deadline and any(c.seen is None for c in changes):
@@ -452,6 +578,7 @@ def churn(args):
         },
         "watch_lists": watcher.lists,
         "mismatched_before": len(mismatched),
+        "kubelets": noise.summary() if noise is not None else None,
     }
     json.dump(summary, sys.stdout)
     print()

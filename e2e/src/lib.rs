@@ -217,16 +217,22 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts a replica with a 3 s resync and the given extra flags.
+    /// Starts a replica with the given extra flags, and a 3 s resync unless they set one.
     pub fn start(identity: &str, extra: &[&str]) -> Operator {
         let kubeconfig = operator_kubeconfig();
         let metrics_port = free_port();
         let log = cluster_dir().join(format!("operator-{identity}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
+        let resync: &[&str] = if extra.contains(&"--resync-period") {
+            &[]
+        } else {
+            &["--resync-period", "3s"]
+        };
         let child = Command::new(operator_binary())
             .arg("operator")
             .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
-            .args(["--identity", identity, "--resync-period", "3s"])
+            .args(["--identity", identity])
+            .args(resync)
             .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .env("POD_NAMESPACE", OPERATOR_NAMESPACE)

@@ -311,6 +311,14 @@ fn policy_reports_appear_with_their_crd_and_follow_the_verdicts() {
         "{}",
         operator.log()
     );
+    // PolicyReports have their own counter: report writes count NetworkPostureReports only.
+    assert!(
+        operator
+            .metric("netposture_policy_report_writes_total", &[])
+            .is_some_and(|writes| writes >= 2.0),
+        "{}",
+        operator.metrics_text()
+    );
     kubectl_ok(&["delete", "-f", crd]);
 }
 

@@ -8,10 +8,14 @@ use std::collections::BTreeSet;
 
 use kube_core::SelectorExt;
 
+use k8s_openapi::api::core::v1::Pod as K8sPod;
+
+use crate::checks::system;
 use crate::cluster::{Cluster, NamespaceState};
+use crate::convert::{self, Rejected};
 use crate::layers::LayerKind;
 use crate::mesh;
-use crate::model::{Direction, Peer, Policy};
+use crate::model::{Direction, Peer, Pod, Policy};
 use crate::settings::Settings;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -50,10 +54,35 @@ impl Affected {
 }
 
 impl Cluster {
+    /// Indexes a pod from a watch and returns what the change reaches:
+    /// nothing when the index already holds the same facts. Kubelets rewrite
+    /// pod status all the time, and only its IPs are indexed.
+    pub fn apply_pod_change(&mut self, settings: &Settings, pod: &K8sPod) -> Affected {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let indexed = convert::pod(pod);
+        if self.indexed_pod(namespace, name) == Some(indexed.as_ref()) {
+            return Affected::Nothing;
+        }
+        let before = self.affected_by_pod(settings, namespace, name);
+        self.put_pod(namespace, name, indexed);
+        before.merge(self.affected_by_pod(settings, namespace, name))
+    }
+
+    /// The pod as the index holds it, or its rejection.
+    fn indexed_pod(&self, namespace: &str, name: &str) -> Option<Result<&Pod, &Rejected>> {
+        let state = self.namespace(namespace)?;
+        match state.pods.get(name) {
+            Some(pod) => Some(Ok(pod)),
+            None => state.rejected.get(&("Pod", name.to_string())).map(Err),
+        }
+    }
+
     /// A pod's change reaches its own namespace and the namespaces whose
     /// peers select its namespace (an empty peer may stop being empty), or
-    /// everyone when it serves DNS, runs the CNI, lives in a system
-    /// namespace or is Istio's control plane (those inputs are cluster-wide).
+    /// everyone when it serves DNS, runs the CNI, is a system pod that every
+    /// namespace is checked against or is Istio's control plane (those
+    /// inputs are cluster-wide).
     pub fn affected_by_pod(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
         let Some(state) = self.namespace(namespace) else {
             return Affected::one(namespace);
@@ -61,11 +90,11 @@ impl Cluster {
         let Some(pod) = state.pods.get(name) else {
             return Affected::one(namespace);
         };
-        let is_dns = namespace == settings.dns_namespace
-            && (settings.dns_selector.matches(&pod.labels)
-                || settings.node_local_dns_selector.matches(&pod.labels));
-        let is_system = settings.system_namespaces.iter().any(|n| n == namespace);
-        if is_dns || is_system || pod.cni.is_some() || mesh::control_plane(&pod.labels) {
+        if settings.serves_dns(namespace, &pod.labels)
+            || system::is_target(settings, namespace, pod)
+            || pod.cni.is_some()
+            || mesh::control_plane(&pod.labels)
+        {
             return Affected::All;
         }
         let selecting = self

@@ -60,7 +60,7 @@ pub struct ContainerPort {
     pub host_port: Option<u16>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pod {
     pub name: String,
     pub labels: Labels,

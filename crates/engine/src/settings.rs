@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
-use kube_core::Selector;
+use kube_core::{Selector, SelectorExt};
 
 use crate::cni::CniStatus;
+use crate::model::Labels;
 use crate::posture::ids;
 
 #[derive(Clone, Debug)]
@@ -63,6 +64,19 @@ pub fn default_weights() -> BTreeMap<String, u32> {
     .into_iter()
     .map(|(id, weight)| (id.to_string(), weight))
     .collect()
+}
+
+impl Settings {
+    /// Whether a pod with these labels in `namespace` is a cluster DNS pod
+    /// (or NodeLocal DNSCache), whose reachability every namespace is judged on.
+    pub fn serves_dns(&self, namespace: &str, labels: &Labels) -> bool {
+        namespace == self.dns_namespace
+            && (self.dns_selector.matches(labels) || self.node_local_dns_selector.matches(labels))
+    }
+
+    pub fn is_system_namespace(&self, namespace: &str) -> bool {
+        self.system_namespaces.iter().any(|n| n == namespace)
+    }
 }
 
 impl Default for Settings {

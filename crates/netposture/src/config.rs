@@ -305,8 +305,17 @@ pub fn parse_duration(text: &str, field: &str) -> Result<std::time::Duration, St
     if number == 0 {
         return Err(format!("{field}: must be longer than zero"));
     }
-    Ok(std::time::Duration::from_secs(number * seconds_per_unit))
+    match number.checked_mul(seconds_per_unit) {
+        Some(seconds) if seconds <= MAX_DURATION_SECONDS => {
+            Ok(std::time::Duration::from_secs(seconds))
+        }
+        // Timers add durations to the current time: a bound keeps that sum valid.
+        _ => Err(format!("{field}: {text:?} is longer than a year (8760h)")),
+    }
 }
+
+/// The longest duration accepted: a year.
+const MAX_DURATION_SECONDS: u64 = 365 * 24 * 3600;
 
 /// A duration where zero means "off", e.g. `--debounce 0s`.
 pub fn parse_duration_or_zero(text: &str, field: &str) -> Result<std::time::Duration, String> {
@@ -354,6 +363,23 @@ mod tests {
             err.contains("podCIDRs[1]") && err.contains("10.1.2.3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn durations_too_long_for_a_timer_are_refused_not_overflowed() {
+        assert_eq!(
+            parse_duration("8760h", "x").unwrap().as_secs(),
+            365 * 24 * 3600
+        );
+        for huge in [
+            "8761h",
+            "18446744073709551615h",
+            "5124095576030432m",
+            "99999999999999999999s",
+        ] {
+            let err = parse_duration(huge, "--resync-period").unwrap_err();
+            assert!(err.starts_with("--resync-period: "), "{huge}: {err}");
+        }
     }
 
     #[test]

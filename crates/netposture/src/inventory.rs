@@ -184,7 +184,7 @@ async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>>
                 continue;
             };
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-            let listed = match api.list(&ListParams::default()).await {
+            let listed = match list_pages(&api).await {
                 Ok(listed) => listed,
                 Err(e) => {
                     eprintln!(
@@ -194,7 +194,7 @@ async fn list_layer_policies(client: Client) -> anyhow::Result<Vec<LayerPolicy>>
                     continue;
                 }
             };
-            for item in listed.items {
+            for item in listed {
                 let value = serde_json::to_value(&item).context("re-encoding a listed policy")?;
                 layers.push(LayerPolicy::from_object(
                     kind,
@@ -224,7 +224,7 @@ async fn list_peer_authentications(client: Client) -> anyhow::Result<Vec<serde_j
         return Ok(Vec::new());
     };
     let api: Api<DynamicObject> = Api::all_with(client, &resource);
-    let listed = match api.list(&ListParams::default()).await {
+    let listed = match list_pages(&api).await {
         Ok(listed) => listed,
         Err(e) => {
             eprintln!(
@@ -235,7 +235,6 @@ async fn list_peer_authentications(client: Client) -> anyhow::Result<Vec<serde_j
         }
     };
     listed
-        .items
         .iter()
         .map(|item| serde_json::to_value(item).context("encoding a PeerAuthentication"))
         .collect()
@@ -248,12 +247,21 @@ where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     K::DynamicType: Default,
 {
+    list_pages(&api)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing {}: {e}", K::plural(&K::DynamicType::default())))
+}
+
+/// Every object of the API's kind, one page of [`LIST_PAGE_SIZE`] at a time,
+/// so no single response holds a whole big cluster.
+async fn list_pages<K>(api: &Api<K>) -> Result<Vec<K>, kube::Error>
+where
+    K: Clone + DeserializeOwned + std::fmt::Debug,
+{
     let mut items = Vec::new();
-    let mut params = ListParams::default().limit(500);
+    let mut params = ListParams::default().limit(LIST_PAGE_SIZE);
     loop {
-        let page = api.list(&params).await.map_err(|e| {
-            anyhow::anyhow!("listing {}: {e}", K::plural(&K::DynamicType::default()))
-        })?;
+        let page = api.list(&params).await?;
         items.extend(page.items);
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(token) => params = params.continue_token(&token),
@@ -261,6 +269,8 @@ where
         }
     }
 }
+
+const LIST_PAGE_SIZE: u32 = 500;
 
 #[cfg(test)]
 mod tests {

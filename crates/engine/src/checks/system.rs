@@ -4,8 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kube_core::SelectorExt;
-
 use super::{Findings, capped, check};
 use crate::cluster::Cluster;
 use crate::layers::{LayerPolicy, LayerSide};
@@ -44,13 +42,8 @@ impl<'a> SystemPods<'a> {
             let Some(state) = cluster.namespace(name) else {
                 continue;
             };
-            let is_dns = |pod: &Pod| {
-                *name == settings.dns_namespace
-                    && (settings.dns_selector.matches(&pod.labels)
-                        || settings.node_local_dns_selector.matches(&pod.labels))
-            };
             for pod in state.pods.values() {
-                if pod.host_network || is_dns(pod) {
+                if !is_target(settings, name, pod) {
                     continue;
                 }
                 targets.push(Target {
@@ -82,6 +75,14 @@ impl<'a> SystemPods<'a> {
             source_ips_matter,
         }
     }
+}
+
+/// Whether every namespace is judged on reaching this pod: a pod of a
+/// system namespace that is neither DNS nor on the host network.
+pub(crate) fn is_target(settings: &Settings, namespace: &str, pod: &Pod) -> bool {
+    settings.is_system_namespace(namespace)
+        && !pod.host_network
+        && !settings.serves_dns(namespace, &pod.labels)
 }
 
 /// Ports to try toward `target`. Declared container ports are what the pod

@@ -2,20 +2,19 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
 use kube::runtime::events::Recorder;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 use netposture_api::NetworkPostureReport;
 use netposture_engine::{Affected, Cluster, Settings};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::health::Health;
 use super::leader::Leadership;
 use super::metrics::Metrics;
 use super::policy_report::PolicyReports;
+use super::triggers::Triggers;
 use crate::config::Exclusion;
 
 pub struct Context {
@@ -30,7 +29,7 @@ pub struct Context {
     pub health: Arc<Health>,
     pub leadership: Leadership,
     pub recorder: Recorder,
-    triggers: UnboundedSender<ObjectRef<Namespace>>,
+    pub triggers: Arc<Triggers>,
     /// Every kind has listed once: the index is complete enough to publish.
     loaded: AtomicBool,
     /// PolicyReport output, when asked for; it writes only while the CRD exists.
@@ -48,7 +47,7 @@ pub struct ContextParts {
     pub health: Arc<Health>,
     pub leadership: Leadership,
     pub recorder: Recorder,
-    pub triggers: UnboundedSender<ObjectRef<Namespace>>,
+    pub triggers: Arc<Triggers>,
     pub policy_reports: Option<PolicyReports>,
 }
 
@@ -93,18 +92,25 @@ impl Context {
         self.cluster.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks the controller to re-evaluate the affected namespaces. Until every
-    /// watch has listed, nothing is asked: the full pass after the last list
-    /// covers it, and evaluating a half-loaded index would publish wrong reports.
+    /// Asks for the affected namespaces to be re-evaluated once the
+    /// debounce window ends. Until every watch has listed, nothing is asked:
+    /// the full pass after the last list covers it, and evaluating a
+    /// half-loaded index would publish wrong reports. Namespaces without a
+    /// Namespace object have no report and are never reconciled.
     pub fn trigger(&self, affected: Affected) {
-        if !self.loaded() {
+        if !self.loaded() || affected == Affected::Nothing {
             return;
         }
-        let names = affected.resolve(&self.cluster());
-        for name in names {
-            // The receiver lives as long as the controller; after shutdown nothing needs asking.
-            let _ = self.triggers.send(ObjectRef::new(&name));
-        }
+        let names: Vec<String> = {
+            let cluster = self.cluster();
+            affected
+                .resolve(&cluster)
+                .into_iter()
+                .filter(|name| cluster.namespace(name).is_some_and(|state| state.declared))
+                .collect()
+        };
+        self.metrics.changes.changed(&names, Instant::now());
+        self.triggers.changed(names);
     }
 
     pub fn policy_reports_available(&self) -> bool {
@@ -129,4 +135,26 @@ impl Context {
             tracing::warn!("PolicyReport CRD gone: no PolicyReports are written until it returns");
         }
     }
+}
+
+/// A context for tests of the watch and reconcile logic: no API server
+/// behind its client (requests fail), never leading, watching `kinds`.
+#[cfg(test)]
+pub fn test_context(kinds: &[&str]) -> Arc<Context> {
+    let config = kube::Config::new("http://127.0.0.1:9".parse().expect("a valid URL"));
+    let client = Client::try_from(config).expect("a client needs no connection to be built");
+    let metrics = Arc::new(Metrics::new());
+    Arc::new(Context::new(ContextParts {
+        client: client.clone(),
+        settings: Settings::default(),
+        exclusion: Exclusion::default(),
+        resync: Duration::from_secs(300),
+        reports: kube::runtime::reflector::store().0,
+        metrics,
+        health: Arc::new(Health::new(kinds)),
+        leadership: Leadership::never(),
+        recorder: Recorder::new(client, "netposture-test".into()),
+        triggers: Arc::new(Triggers::new(Duration::from_secs(1))),
+        policy_reports: None,
+    }))
 }

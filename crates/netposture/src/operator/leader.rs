@@ -108,14 +108,28 @@ impl Leadership {
         self.rx.has_changed().is_ok() && *self.rx.borrow()
     }
 
-    /// Waits for the next change and returns the latest value. Once the
-    /// elector has stopped it returns `false` at once, on every call.
-    pub async fn changed(&mut self) -> bool {
-        if self.rx.changed().await.is_err() {
-            return false;
-        }
+    /// Waits for the next change and returns the latest value; `None` once
+    /// the elector has stopped. The elector sends only values that differ
+    /// from the last, so a value equal to the one seen before is a flip and
+    /// its reversal merged into one wake-up (leadership lost and regained).
+    pub async fn changed(&mut self) -> Option<bool> {
+        self.rx.changed().await.ok()?;
         let leader = *self.rx.borrow_and_update();
-        leader && self.rx.has_changed().is_ok()
+        Some(leader && self.rx.has_changed().is_ok())
+    }
+
+    /// A replica that never leads, for tests without an elector.
+    #[cfg(test)]
+    pub fn never() -> Self {
+        let (_, rx) = watch::channel(false);
+        Leadership { rx }
+    }
+
+    /// Runs `on_change` with each new value until the elector stops.
+    pub async fn follow<F: Future<Output = ()>>(mut self, mut on_change: impl FnMut(bool) -> F) {
+        while let Some(leader) = self.changed().await {
+            on_change(leader).await;
+        }
     }
 }
 
@@ -702,11 +716,10 @@ mod tests {
         started: Instant,
     }
 
-    // Real time: tokio's paused clock needs its test-util feature, which this
-    // crate does not enable. The margins are generous for a busy machine.
-    const RETRY: Duration = Duration::from_millis(200);
-    const RENEW: Duration = Duration::from_millis(300);
-    const SLACK: Duration = Duration::from_millis(150);
+    // tokio's paused clock: time advances only when every task waits, so
+    // these are the exact instants the loop acts at, on any machine.
+    const RETRY: Duration = Duration::from_secs(2);
+    const RENEW: Duration = Duration::from_secs(10);
 
     fn run_scripted(steps: &[Step]) -> Scripted {
         let (tx, rx) = watch::channel(false);
@@ -735,59 +748,85 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn leadership_ends_at_renew_deadline_without_renewal() {
-        // Renewed at 0 ms; the attempt at 200 ms hangs until 400 ms, so only
-        // the deadline timer can end leadership at 300 ms.
+        // Renewed at 0 s; from the attempt at 2 s on each attempt hangs
+        // until its 2 s bound, so only the deadline timer can end
+        // leadership, at 10 s.
         let mut run = run_scripted(&[Step::Hold]);
-        assert!(run.leadership.changed().await);
-        assert!(!run.leadership.changed().await);
-        let elapsed = run.started.elapsed();
-        assert!(elapsed >= RENEW && elapsed < RENEW + SLACK, "{elapsed:?}");
+        assert_eq!(run.leadership.changed().await, Some(true));
+        assert_eq!(run.leadership.changed().await, Some(false));
+        assert_eq!(run.started.elapsed(), RENEW);
         run.task.abort();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn leadership_lasts_while_renewals_succeed() {
         let mut run = run_scripted(&[Step::Hold; 4]);
-        assert!(run.leadership.changed().await);
-        // Four renewals, 200 ms apart, carry it to 600 + 300 ms.
+        assert_eq!(run.leadership.changed().await, Some(true));
+        // Four renewals, 2 s apart, carry it to 6 + 10 s.
         tokio::time::sleep(RETRY * 4).await;
         assert!(run.leadership.is_leader());
-        assert!(!run.leadership.changed().await);
-        let elapsed = run.started.elapsed();
-        assert!(elapsed >= RETRY * 3 + RENEW, "{elapsed:?}");
+        assert_eq!(run.leadership.changed().await, Some(false));
+        assert_eq!(run.started.elapsed(), RETRY * 3 + RENEW);
         run.task.abort();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn another_holder_seen_ends_leadership_at_once() {
         let mut run = run_scripted(&[Step::Hold, Step::SeeOtherHolder]);
-        assert!(run.leadership.changed().await);
-        assert!(!run.leadership.changed().await);
-        let elapsed = run.started.elapsed();
-        assert!(elapsed >= RETRY && elapsed < RENEW, "{elapsed:?}");
+        assert_eq!(run.leadership.changed().await, Some(true));
+        assert_eq!(run.leadership.changed().await, Some(false));
+        assert_eq!(run.started.elapsed(), RETRY);
         run.task.abort();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn shutdown_steps_down_before_releasing_and_ends_the_task() {
         let mut run = run_scripted(&[Step::Hold; 100]);
-        assert!(run.leadership.changed().await);
+        assert_eq!(run.leadership.changed().await, Some(true));
         run.stop.send(()).unwrap();
         run.task.await.unwrap();
         assert_eq!(*run.leader_at_release.lock().unwrap(), Some(false));
         assert!(!run.leadership.is_leader());
-        assert!(!run.leadership.changed().await);
-        assert!(!run.leadership.changed().await);
+        assert_eq!(run.leadership.changed().await, Some(false));
+        assert_eq!(run.leadership.changed().await, None);
+        assert_eq!(run.leadership.changed().await, None);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn aborted_elector_leads_nothing() {
         let mut run = run_scripted(&[Step::Hold; 100]);
-        assert!(run.leadership.changed().await);
+        assert_eq!(run.leadership.changed().await, Some(true));
         run.task.abort();
         assert!(run.task.await.unwrap_err().is_cancelled());
         assert!(!run.leadership.is_leader());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn follower_sees_a_lease_lost_and_regained_between_two_looks_and_ends_with_the_elector() {
+        let (tx, rx) = watch::channel(false);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let follower = {
+            let seen = seen.clone();
+            tokio::spawn(Leadership { rx }.follow(move |leader| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(leader);
+                    // A full pass takes a while: changes meanwhile merge.
+                    tokio::time::sleep(RETRY).await;
+                }
+            }))
+        };
+        set_leader(&tx, true);
+        tokio::time::sleep(RETRY / 2).await;
+        set_leader(&tx, false);
+        set_leader(&tx, true);
+        tokio::time::sleep(RETRY * 3).await;
+        assert_eq!(*seen.lock().unwrap(), [true, true]);
+        assert!(!follower.is_finished(), "a merged flip is no stop");
+        drop(tx);
+        follower.await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), [true, true]);
     }
 }

@@ -25,6 +25,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use super::freshness::{AgeCollector, Unevaluated};
+
 /// Labels of the error and event counters; `reason` is a short fixed code,
 /// never a free-form message, to keep the number of series bounded.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,13 +52,18 @@ pub struct Metrics {
     report_writes: Counter,
     report_deletes: Counter,
     report_write_errors: Family<ReasonLabels, Counter>,
+    policy_report_writes: Counter,
+    policy_report_write_errors: Family<ReasonLabels, Counter>,
     events: Family<ReasonLabels, Counter>,
     watch_events: Family<KindLabels, Counter>,
     watch_errors: Family<KindReasonLabels, Counter>,
     reconcile_errors: Family<ReasonLabels, Counter>,
     last_full_evaluation: Gauge<f64, AtomicU64>,
     store_objects: Family<KindLabels, Gauge>,
+    watch_failing: Family<KindLabels, Gauge>,
     leader: Gauge,
+    /// Changes no evaluation has seen yet, by namespace.
+    pub changes: Arc<Unevaluated>,
 }
 
 impl Metrics {
@@ -64,6 +71,8 @@ impl Metrics {
         let mut registry = Registry::default();
         let posture = Arc::new(RwLock::new(PostureTable::default()));
         registry.register_collector(Box::new(PostureCollector(Arc::clone(&posture))));
+        let changes = Arc::new(Unevaluated::default());
+        registry.register_collector(Box::new(AgeCollector(Arc::clone(&changes))));
 
         // 0.1 ms doubling up to 1.6 s: one namespace takes well under a
         // millisecond, a large cluster's full pass can take most of a second.
@@ -97,6 +106,21 @@ impl Metrics {
             "netposture_report_write_errors",
             "Failed NetworkPostureReport writes, by reason",
             report_write_errors.clone(),
+        );
+        let policy_report_writes = Counter::default();
+        registry.register(
+            "netposture_policy_report_writes",
+            "wgpolicyk8s.io PolicyReport objects created or updated (with --policy-reports)",
+            policy_report_writes.clone(),
+        );
+        let policy_report_write_errors = Family::default();
+        for failure in Failure::ALL {
+            let _ = policy_report_write_errors.get_or_create(&reason_labels(failure.as_str()));
+        }
+        registry.register(
+            "netposture_policy_report_write_errors",
+            "Failed PolicyReport writes, by reason",
+            policy_report_write_errors.clone(),
         );
         let events = Family::default();
         registry.register(
@@ -135,6 +159,12 @@ impl Metrics {
             "Objects held in the watch caches, by kind",
             store_objects.clone(),
         );
+        let watch_failing = Family::default();
+        registry.register(
+            "netposture_watch_failing",
+            "1 while the watch of a kind fails (forbidden, not served, or down longer than a minute), else 0",
+            watch_failing.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "netposture_leader",
@@ -149,13 +179,17 @@ impl Metrics {
             report_writes,
             report_deletes,
             report_write_errors,
+            policy_report_writes,
+            policy_report_write_errors,
             events,
             watch_events,
             watch_errors,
             reconcile_errors,
             last_full_evaluation,
             store_objects,
+            watch_failing,
             leader,
+            changes,
         }
     }
 
@@ -166,8 +200,10 @@ impl Metrics {
             .insert(namespace.to_string(), summary);
     }
 
+    /// The namespace is gone or excluded: no series, and no change waits for it.
     pub fn remove_namespace(&self, namespace: &str) {
         self.write_posture().namespaces.remove(namespace);
+        self.changes.evaluated(namespace, std::time::Instant::now());
     }
 
     pub fn set_cni(&self, cni: &CniStatus) {
@@ -195,6 +231,16 @@ impl Metrics {
             .inc();
     }
 
+    pub fn policy_report_written(&self) {
+        self.policy_report_writes.inc();
+    }
+
+    pub fn policy_report_write_failed(&self, reason: &str) {
+        self.policy_report_write_errors
+            .get_or_create(&reason_labels(reason))
+            .inc();
+    }
+
     pub fn event_published(&self, reason: &str) {
         self.events.get_or_create(&reason_labels(reason)).inc();
     }
@@ -203,8 +249,10 @@ impl Metrics {
         self.watch_events.get_or_create(&kind_labels(kind)).inc();
     }
 
-    /// A watch of `kind` starts: its error series exist from now on, at zero.
+    /// A watch of `kind` starts: its error series exist from now on, at
+    /// zero, and it is not failing.
     pub fn watch_started(&self, kind: &str) {
+        self.set_watch_failing(kind, false);
         for failure in Failure::ALL {
             let _ = self.watch_errors.get_or_create(&KindReasonLabels {
                 kind: kind.to_string(),
@@ -240,6 +288,12 @@ impl Metrics {
         self.store_objects
             .get_or_create(&kind_labels(kind))
             .set(count);
+    }
+
+    pub fn set_watch_failing(&self, kind: &str, failing: bool) {
+        self.watch_failing
+            .get_or_create(&kind_labels(kind))
+            .set(i64::from(failing));
     }
 
     pub fn set_leader(&self, leader: bool) {
@@ -728,15 +782,43 @@ mod tests {
     }
 
     #[test]
+    fn policy_report_writes_are_counted_apart_from_report_writes() {
+        let metrics = Metrics::new();
+        metrics.policy_report_written();
+        metrics.policy_report_write_failed("conflict");
+        let text = metrics.encode();
+        let lines = samples(&text);
+        assert!(
+            lines.contains(&"netposture_policy_report_writes_total 1"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&"netposture_report_writes_total 0"),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&r#"netposture_policy_report_write_errors_total{reason="conflict"} 1"#),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&r#"netposture_report_write_errors_total{reason="conflict"} 0"#),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn operational_gauges_and_histogram_have_the_documented_names() {
         let metrics = Metrics::new();
         metrics.observe_evaluation(0.0003);
         metrics.full_evaluation_done();
         metrics.set_store_objects("Pod", 42);
+        metrics.set_watch_failing("Service", true);
         metrics.set_leader(true);
         let text = metrics.encode();
         let lines = samples(&text);
         for expected in [
+            r#"netposture_watch_failing{kind="Service"} 1"#,
+            "netposture_unevaluated_change_age_seconds 0.0",
             r#"netposture_evaluation_duration_seconds_bucket{le="0.0001"} 0"#,
             r#"netposture_evaluation_duration_seconds_bucket{le="0.0004"} 1"#,
             r#"netposture_evaluation_duration_seconds_bucket{le="+Inf"} 1"#,
@@ -765,6 +847,7 @@ mod tests {
             for series in [
                 format!(r#"netposture_watch_errors_total{{kind="Pod",reason="{reason}"}} 0"#),
                 format!(r#"netposture_report_write_errors_total{{reason="{reason}"}} 0"#),
+                format!(r#"netposture_policy_report_write_errors_total{{reason="{reason}"}} 0"#),
             ] {
                 assert!(text.contains(&series), "{series} missing:\n{text}");
             }

@@ -3,7 +3,9 @@
 //! needs. Wiring only; each part lives in its own module.
 
 mod context;
+mod controller;
 mod failure;
+mod freshness;
 pub mod health;
 pub mod http;
 pub mod leader;
@@ -13,6 +15,7 @@ mod monitoring_files;
 mod optional_kinds;
 mod policy_report;
 mod reconcile;
+mod triggers;
 mod watch;
 
 use std::net::SocketAddr;
@@ -23,15 +26,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use futures::StreamExt;
+use futures::future::ready;
 use k8s_openapi::api::core::v1::{Namespace, Node, NodeSpec, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::{Controller, WatchStreamExt, controller, reflector};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use netposture_api::NetworkPostureReport;
 use netposture_engine::CniStatus;
 use tokio::sync::{mpsc, watch as signal_watch};
-use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::config::{CniOverride, Config, parse_duration, parse_duration_or_zero};
 use context::{Context, ContextParts};
@@ -90,6 +94,10 @@ enum LogFormat {
 /// allocation of a start on a big cluster, and the allocator keeps its peak:
 /// small pages keep the start's memory close to the steady state's.
 const LIST_PAGE_SIZE: u32 = 100;
+
+/// Events buffered between a watch and the controller's stores, and
+/// namespaces between the triggers and the controller.
+const FORWARD_BUFFER: usize = 256;
 
 /// Kinds whose watches must have listed before the operator is ready.
 const WATCHED: [&str; 7] = [
@@ -193,10 +201,13 @@ async fn operate(
     let (leadership, elector) =
         leader::spawn(client.clone(), lease, stopped()).context("leader election settings")?;
 
-    let (report_writer_tx, report_events) = mpsc::unbounded_channel();
-    let (namespace_events_tx, namespace_events) = mpsc::unbounded_channel();
-    let (triggers_tx, triggers) = mpsc::unbounded_channel();
+    // Bounded: a full buffer holds the watch back instead of growing.
+    let (report_writer_tx, report_events) = mpsc::channel(FORWARD_BUFFER);
+    let (namespace_events_tx, namespace_events) = mpsc::channel(FORWARD_BUFFER);
+    let (dispatch_tx, dispatched) = mpsc::channel(FORWARD_BUFFER);
+    let triggers = Arc::new(triggers::Triggers::new(args.debounce));
     let (report_store, report_writer) = reflector::store();
+    let report_count = report_store.clone();
     let (namespace_store, namespace_writer) = reflector::store();
 
     let ctx = Arc::new(Context::new(ContextParts {
@@ -212,7 +223,7 @@ async fn operate(
             client.clone(),
             Reporter::from(format!("netposture/{identity}")),
         ),
-        triggers: triggers_tx,
+        triggers: triggers.clone(),
         policy_reports: args
             .policy_reports
             .then(|| policy_report::PolicyReports::new(client.clone())),
@@ -280,29 +291,41 @@ async fn operate(
     let leadership_task = tokio::spawn(follow_leadership(ctx.clone()));
     let resync_task = tokio::spawn(resync_loop(ctx.clone()));
 
-    let namespaces = UnboundedReceiverStream::new(namespace_events)
+    let dispatch_task = tokio::spawn(async move { triggers.dispatch(dispatch_tx).await });
+
+    // Events of a (re)list start no reconcile: the full pass after each list
+    // reconciles what differs, and a second reconcile of the same namespace
+    // right behind it could read the report store before its first write
+    // is there, and write again.
+    let namespaces = ReceiverStream::new(namespace_events)
         .map(Ok)
         .reflect(namespace_writer)
-        .applied_objects();
-    let reports = UnboundedReceiverStream::new(report_events)
+        .filter_map(|event| ready(changed_object(event, false)));
+    let report_metrics = metrics.clone();
+    let reports = ReceiverStream::new(report_events)
         .map(Ok)
         .reflect(report_writer)
-        .touched_objects();
-    let controller = Controller::for_stream(namespaces, namespace_store)
-        .owns_stream(reports)
-        .reconcile_on(UnboundedReceiverStream::new(triggers))
-        .with_config(
-            controller::Config::default()
-                .debounce(args.debounce)
-                .concurrency(args.concurrency),
-        )
-        .graceful_shutdown_on(stopped())
-        .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller");
-            }
-        });
+        .inspect(move |_| {
+            report_metrics.set_store_objects(
+                <NetworkPostureReport as watch::Watched>::KIND,
+                report_count.state().len(),
+            )
+        })
+        .filter_map(|event| ready(changed_object(event, true)));
+    let controller = controller::build(
+        namespaces,
+        namespace_store,
+        reports,
+        ReceiverStream::new(dispatched),
+        args.concurrency,
+    )
+    .graceful_shutdown_on(stopped())
+    .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+    .for_each(|result| async move {
+        if let Err(error) = result {
+            tracing::debug!(%error, "controller");
+        }
+    });
     let controller = tokio::spawn(controller);
 
     termination().await;
@@ -310,16 +333,32 @@ async fn operate(
     // Both receivers of the stop signal are alive here; a send error cannot lose anything.
     let _ = stop_tx.send(true);
     let _ = controller.await;
-    for task in watches
-        .iter()
-        .chain([&optional_task, &leadership_task, &resync_task])
-    {
+    for task in watches.iter().chain([
+        &optional_task,
+        &leadership_task,
+        &resync_task,
+        &dispatch_task,
+    ]) {
         task.abort();
     }
     let _ = elector.await;
     let _ = server.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The object of an Apply event (or a Delete one, with `deletes`), never of
+/// a (re)list.
+fn changed_object<K>(
+    event: Result<watcher::Event<K>, watcher::Error>,
+    deletes: bool,
+) -> Option<Result<K, watcher::Error>> {
+    match event {
+        Ok(watcher::Event::Apply(object)) => Some(Ok(object)),
+        Ok(watcher::Event::Delete(object)) => deletes.then_some(Ok(object)),
+        Ok(watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone) => None,
+        Err(error) => Some(Err(error)),
+    }
 }
 
 fn default_identity() -> String {
@@ -355,25 +394,26 @@ fn strip_report(report: &mut NetworkPostureReport) {
     report.metadata.annotations = None;
 }
 
-/// Gaining the lease: take over every report at once. Losing it: writes are
-/// already refused by the guard in each write.
+/// Gaining the lease (also lost and regained between two looks): take over
+/// every report at once. Losing it: writes are already refused by the guard
+/// in each write. The gauge reads 0 once the elector has stopped.
 async fn follow_leadership(ctx: Arc<Context>) {
-    let mut leadership = ctx.leadership.clone();
-    let mut was_leader = leadership.is_leader();
-    ctx.metrics.set_leader(was_leader);
-    loop {
-        let leader = leadership.changed().await;
-        ctx.metrics.set_leader(leader);
-        if leader == was_leader {
-            // Only a stopped elector reports no change: shutdown.
-            return;
-        }
-        was_leader = leader;
-        tracing::info!(leader, "leadership changed");
-        if leader && ctx.loaded() {
-            ctx.full_pass();
-        }
-    }
+    ctx.metrics.set_leader(ctx.leadership.is_leader());
+    let follower = ctx.clone();
+    ctx.leadership
+        .clone()
+        .follow(move |leader| {
+            let ctx = follower.clone();
+            async move {
+                ctx.metrics.set_leader(leader);
+                tracing::info!(leader, "leadership changed");
+                if leader && ctx.loaded() {
+                    ctx.full_pass().await;
+                }
+            }
+        })
+        .await;
+    ctx.metrics.set_leader(false);
 }
 
 async fn resync_loop(ctx: Arc<Context>) {
@@ -382,7 +422,7 @@ async fn resync_loop(ctx: Arc<Context>) {
         ticks.tick().await;
         ctx.refresh_policy_reports().await;
         if ctx.loaded() {
-            ctx.full_pass();
+            ctx.full_pass().await;
         }
     }
 }

@@ -34,12 +34,15 @@ fn exported_names() -> BTreeSet<String> {
     metrics.report_written();
     metrics.report_deleted();
     metrics.report_write_failed("forbidden");
+    metrics.policy_report_written();
+    metrics.policy_report_write_failed("forbidden");
     metrics.event_published("CoverageLost");
     metrics.watch_event("Pod");
     metrics.watch_error("Pod", "forbidden");
     metrics.reconcile_error("conflict");
     metrics.full_evaluation_done();
     metrics.set_store_objects("Pod", 1);
+    metrics.set_watch_failing("Pod", false);
     metrics.set_leader(true);
     metrics
         .encode()

@@ -199,7 +199,7 @@ impl OptionalWatches {
             .flat_map(|group| group.recommended_resources())
             .filter_map(|(resource, _)| OptionalKind::of(&resource).map(|kind| (kind, resource)))
             .collect();
-        self.stop_gone(&served);
+        self.stop_gone(&served).await;
         for (kind, resource) in served {
             if self.running.get(&kind).is_some_and(|(r, _)| *r == resource) {
                 continue;
@@ -223,7 +223,7 @@ impl OptionalWatches {
 
     /// Kinds no longer served: their watch ends, their objects leave the
     /// index, and the namespaces they affected are re-evaluated.
-    fn stop_gone(&mut self, served: &BTreeMap<OptionalKind, ApiResource>) {
+    async fn stop_gone(&mut self, served: &BTreeMap<OptionalKind, ApiResource>) {
         let gone: Vec<OptionalKind> = self
             .running
             .keys()
@@ -245,7 +245,7 @@ impl OptionalWatches {
             }
             // A kind that never listed (forbidden, say) may be all that held the first load back.
             if self.ctx.mark_loaded_if_synced() {
-                self.ctx.full_pass();
+                self.ctx.full_pass().await;
             }
         }
     }

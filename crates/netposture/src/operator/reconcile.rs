@@ -2,6 +2,7 @@
 //! every replica; the report and coverage Events only on the leader, and only
 //! when something other than the evaluation time changed.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ use super::failure::Failure;
 pub const FIELD_MANAGER: &str = "netposture";
 /// Retry delay after a failed reconcile; the controller adds no backoff of its own.
 const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// A change that waited longer than this for its evaluation is logged; the
+/// debounce (1 s by default) and one evaluation should never come close.
+const LATE_EVALUATION: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -52,11 +56,28 @@ pub async fn reconcile(
     if !ctx.loaded() {
         return Ok(Action::await_change());
     }
+    // Every change made so far is in the index this evaluation reads.
+    if let Some(waited) = ctx.metrics.changes.evaluated(&name, Instant::now())
+        && waited > LATE_EVALUATION
+    {
+        tracing::warn!(namespace = %name, seconds = waited.as_secs_f64(), "a change waited long for its evaluation");
+    }
     if namespace.meta().deletion_timestamp.is_some() {
         // Garbage collection removes the report with the namespace.
         return Ok(Action::await_change());
     }
-    let Some(posture) = ctx.evaluate(&name) else {
+    let evaluation = {
+        let (ctx, name) = (ctx.clone(), name.clone());
+        tokio::task::spawn_blocking(move || ctx.evaluate(&name)).await
+    };
+    let posture = match evaluation {
+        Ok(posture) => posture,
+        Err(error) => {
+            tracing::error!(namespace = %name, %error, "evaluation failed");
+            return Ok(Action::await_change());
+        }
+    };
+    let Some(posture) = posture else {
         ctx.forget_namespace(&name);
         return Ok(Action::await_change());
     };
@@ -203,11 +224,11 @@ impl Context {
             return;
         }
         match reports.publish(name, posture, changed).await {
-            Ok(true) => self.metrics.report_written(),
+            Ok(true) => self.metrics.policy_report_written(),
             Ok(false) => {}
             Err(error) => {
                 self.metrics
-                    .report_write_failed(Failure::of(&error).as_str());
+                    .policy_report_write_failed(Failure::of(&error).as_str());
                 tracing::warn!(namespace = name, %error, "could not write PolicyReport");
             }
         }
@@ -307,24 +328,58 @@ impl Context {
         });
     }
 
-    /// Every namespace at once: refreshes all gauges, asks the controller to
-    /// reconcile namespaces whose report differs, and removes reports of
-    /// namespaces that are gone. Runs once all watches have listed, on
-    /// gaining leadership, and every resync period.
-    pub fn full_pass(&self) {
+    /// Every namespace at once: refreshes all gauges, has namespaces whose
+    /// report differs reconciled at once, and removes reports of namespaces
+    /// that are gone. Runs once all watches have listed, after each relist,
+    /// on gaining leadership, and every resync period. The evaluation runs
+    /// on a blocking thread, off the async workers that serve watches and probes.
+    pub async fn full_pass(self: &Arc<Self>) {
         let started = Instant::now();
-        let mut stale = Vec::new();
-        let mut reported = std::collections::BTreeSet::new();
-        {
+        let ctx = Arc::clone(self);
+        let pass = match tokio::task::spawn_blocking(move || ctx.evaluate_all()).await {
+            Ok(pass) => pass,
+            Err(error) => {
+                tracing::error!(%error, "full pass failed");
+                return;
+            }
+        };
+        for report in self.reports.state() {
+            let name = report.name_any();
+            if !pass.reported.contains(&name) {
+                self.forget_namespace(&name);
+            }
+        }
+        tracing::debug!(
+            seconds = started.elapsed().as_secs_f64(),
+            stale = pass.stale.len(),
+            "full pass"
+        );
+        self.metrics.full_evaluation_done();
+        if self.leadership.is_leader() {
+            // A report that lags is a change waiting for its evaluation too.
+            self.metrics.changes.changed(&pass.stale, Instant::now());
+            self.triggers.now(pass.stale);
+        }
+    }
+
+    /// Evaluates every namespace, a batch at a time: between batches the
+    /// read lock is released, so a watch waiting to update the index waits
+    /// for one batch, not for the whole cluster.
+    fn evaluate_all(&self) -> FullPass {
+        let mut pass = FullPass::default();
+        let names: Vec<String> = self
+            .cluster()
+            .namespaces()
+            .map(|(n, _)| n.clone())
+            .collect();
+        for batch in names.chunks(FULL_PASS_BATCH) {
             let cluster = self.cluster();
             let evaluator = Evaluator::new(&cluster, &self.settings);
             self.metrics.set_cni(evaluator.cni());
-            let (mut pods, mut policies, mut services, mut ingresses) = (0, 0, 0, 0);
-            for (name, state) in cluster.namespaces() {
-                pods += state.pods.len();
-                policies += state.policies.len();
-                services += state.services.len();
-                ingresses += state.ingresses.len();
+            for name in batch {
+                let Some(state) = cluster.namespace(name) else {
+                    continue;
+                };
                 if !state.declared || self.exclusion.excludes(name, state) {
                     self.metrics.remove_namespace(name);
                     continue;
@@ -339,38 +394,25 @@ impl Context {
                     .and_then(|r| r.status.as_ref())
                     .map(|s| &s.posture);
                 if current != Some(&posture) {
-                    stale.push(name.clone());
+                    pass.stale.push(name.clone());
                 }
-                reported.insert(name.clone());
-            }
-            self.metrics
-                .set_store_objects("Namespace", cluster.namespaces().count());
-            self.metrics.set_store_objects("Pod", pods);
-            self.metrics.set_store_objects("NetworkPolicy", policies);
-            self.metrics.set_store_objects("Service", services);
-            self.metrics.set_store_objects("Ingress", ingresses);
-        }
-        let reports = self.reports.state();
-        self.metrics
-            .set_store_objects("NetworkPostureReport", reports.len());
-        for report in reports {
-            let name = report.name_any();
-            if !reported.contains(&name) {
-                self.forget_namespace(&name);
+                pass.reported.insert(name.clone());
             }
         }
-        tracing::debug!(
-            seconds = started.elapsed().as_secs_f64(),
-            stale = stale.len(),
-            "full pass"
-        );
-        self.metrics.full_evaluation_done();
-        if self.leadership.is_leader() {
-            for name in stale {
-                self.trigger(netposture_engine::Affected::one(&name));
-            }
-        }
+        pass
     }
+}
+
+/// Namespaces per read-lock hold in a full pass.
+const FULL_PASS_BATCH: usize = 64;
+
+/// What a full pass found.
+#[derive(Debug, Default)]
+struct FullPass {
+    /// Namespaces whose report says something else than their evaluation.
+    stale: Vec<String>,
+    /// Namespaces that should have a report.
+    reported: BTreeSet<String>,
 }
 
 #[cfg(test)]

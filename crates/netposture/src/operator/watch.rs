@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::pin::pin;
+
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use kube::runtime::watcher::{self, Event};
@@ -18,7 +20,8 @@ use kube::{Api, Resource, ResourceExt};
 use netposture_api::NetworkPostureReport;
 use netposture_engine::{Affected, Cluster};
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
+use tokio::time::Instant;
 
 use super::context::Context;
 use super::failure::Failure;
@@ -26,6 +29,9 @@ use super::health::WatchState;
 
 const RELIST_BACKOFF_MIN: Duration = Duration::from_secs(1);
 const RELIST_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A watch failing this long without an event is reported not ready: the
+/// watcher's own retries (up to about 30 s apart) had their chance.
+const OUTAGE_BOUND: Duration = Duration::from_secs(60);
 
 /// A kind the operator watches, and what its events do to the index.
 pub trait Watched:
@@ -37,6 +43,9 @@ pub trait Watched:
     fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected;
     /// `(namespace, name)` of every object of this kind the index holds.
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)>;
+    /// How many objects of this kind the index holds; `None` for a kind
+    /// kept elsewhere.
+    fn count(cluster: &Cluster) -> Option<usize>;
 }
 
 /// What one watch does with its events. Typed kinds get it from [`Watched`];
@@ -49,6 +58,11 @@ pub trait Handler<K>: Send + Sync + 'static {
     fn apply(&self, ctx: &Context, object: &K) -> Affected;
     fn delete(&self, ctx: &Context, namespace: &str, name: &str) -> Affected;
     fn indexed(&self, cluster: &Cluster) -> BTreeSet<(String, String)>;
+    /// How many objects of this kind the index holds, for the store gauge;
+    /// `None` for a kind kept elsewhere.
+    fn count(&self, cluster: &Cluster) -> Option<usize> {
+        Some(self.indexed(cluster).len())
+    }
 }
 
 /// The [`Handler`] of a typed kind.
@@ -74,6 +88,10 @@ impl<K: Watched> Handler<K> for Typed<K> {
     fn indexed(&self, cluster: &Cluster) -> BTreeSet<(String, String)> {
         K::indexed(cluster)
     }
+
+    fn count(&self, cluster: &Cluster) -> Option<usize> {
+        K::count(cluster)
+    }
 }
 
 pub(super) fn key<K: Resource>(object: &K) -> (String, String) {
@@ -84,11 +102,7 @@ impl Watched for Pod {
     const KIND: &'static str = "Pod";
 
     fn apply(&self, ctx: &Context) -> Affected {
-        let (namespace, name) = key(self);
-        let mut cluster = ctx.cluster_mut();
-        let before = cluster.affected_by_pod(&ctx.settings, &namespace, &name);
-        cluster.apply_pod(self);
-        before.merge(cluster.affected_by_pod(&ctx.settings, &namespace, &name))
+        ctx.cluster_mut().apply_pod_change(&ctx.settings, self)
     }
 
     fn delete(ctx: &Context, namespace: &str, name: &str) -> Affected {
@@ -100,6 +114,10 @@ impl Watched for Pod {
 
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
         indexed_names(cluster, "Pod", |state| state.pods.keys())
+    }
+
+    fn count(cluster: &Cluster) -> Option<usize> {
+        Some(held_count(cluster, "Pod", |state| state.pods.len()))
     }
 }
 
@@ -124,6 +142,12 @@ impl Watched for NetworkPolicy {
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
         indexed_names(cluster, "NetworkPolicy", |state| state.policies.keys())
     }
+
+    fn count(cluster: &Cluster) -> Option<usize> {
+        Some(held_count(cluster, "NetworkPolicy", |state| {
+            state.policies.len()
+        }))
+    }
 }
 
 impl Watched for Service {
@@ -147,6 +171,10 @@ impl Watched for Service {
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
         indexed_names(cluster, "Service", |state| state.services.keys())
     }
+
+    fn count(cluster: &Cluster) -> Option<usize> {
+        Some(held_count(cluster, "Service", |state| state.services.len()))
+    }
 }
 
 impl Watched for Ingress {
@@ -169,6 +197,12 @@ impl Watched for Ingress {
 
     fn indexed(cluster: &Cluster) -> BTreeSet<(String, String)> {
         indexed_names(cluster, "Ingress", |state| state.ingresses.keys())
+    }
+
+    fn count(cluster: &Cluster) -> Option<usize> {
+        Some(held_count(cluster, "Ingress", |state| {
+            state.ingresses.len()
+        }))
     }
 }
 
@@ -201,6 +235,15 @@ impl Watched for Namespace {
             .map(|(name, _)| (String::new(), name.clone()))
             .collect()
     }
+
+    fn count(cluster: &Cluster) -> Option<usize> {
+        Some(
+            cluster
+                .namespaces()
+                .filter(|(_, state)| state.declared)
+                .count(),
+        )
+    }
 }
 
 /// Nodes give the index the cluster's pod CIDRs.
@@ -221,6 +264,10 @@ impl Watched for Node {
             .map(|name| (String::new(), name.clone()))
             .collect()
     }
+
+    fn count(cluster: &Cluster) -> Option<usize> {
+        Some(cluster.nodes().count())
+    }
 }
 
 /// Reports feed the reflector store and the controller, not the index.
@@ -237,6 +284,11 @@ impl Watched for NetworkPostureReport {
 
     fn indexed(_: &Cluster) -> BTreeSet<(String, String)> {
         BTreeSet::new()
+    }
+
+    /// Counted where the controller's report store is fed.
+    fn count(_: &Cluster) -> Option<usize> {
+        None
     }
 }
 
@@ -259,6 +311,18 @@ pub(super) fn indexed_names<'a, I: Iterator<Item = &'a String>>(
     keys
 }
 
+/// Objects of `kind` held, valid or rejected, without collecting their names.
+fn held_count(
+    cluster: &Cluster,
+    kind: &str,
+    valid: impl Fn(&netposture_engine::cluster::NamespaceState) -> usize,
+) -> usize {
+    cluster
+        .namespaces()
+        .map(|(_, state)| valid(state) + state.rejected.keys().filter(|(k, _)| *k == kind).count())
+        .sum()
+}
+
 /// Watches `K` until the process ends: applies every event to the index,
 /// passes it on to `forward` (a reflector feeding the controller) when given,
 /// and triggers re-evaluation of what it affects.
@@ -266,7 +330,7 @@ pub async fn run<K: Watched>(
     api: Api<K>,
     config: watcher::Config,
     ctx: Arc<Context>,
-    forward: Option<UnboundedSender<Event<K>>>,
+    forward: Option<Sender<Event<K>>>,
     strip: fn(&mut K),
 ) {
     run_with(api, config, ctx, forward, strip, Typed(PhantomData)).await
@@ -277,74 +341,151 @@ pub async fn run_with<K, H>(
     api: Api<K>,
     config: watcher::Config,
     ctx: Arc<Context>,
-    forward: Option<UnboundedSender<Event<K>>>,
+    forward: Option<Sender<Event<K>>>,
     strip: fn(&mut K),
     handler: H,
 ) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     H: Handler<K>,
 {
-    let kind = handler.kind();
-    ctx.metrics.watch_started(&kind);
+    ctx.metrics.watch_started(&handler.kind());
     let mut backoff = RELIST_BACKOFF_MIN;
     loop {
-        let mut stream = watcher(api.clone(), config.clone())
+        let stream = watcher(api.clone(), config.clone())
             .default_backoff()
-            .modify(strip)
-            .boxed();
-        let mut listed: BTreeSet<(String, String)> = BTreeSet::new();
-        while let Some(event) = stream.next().await {
-            let event = match event {
-                Ok(event) => event,
-                Err(error) => {
-                    let failure = Failure::of_watch(&error);
-                    ctx.metrics.watch_error(&kind, failure.as_str());
-                    if failure.needs_relist() {
-                        let reason = unavailable_reason(&kind, &handler.plural(), failure, &error);
-                        tracing::error!(kind, %reason, "watch stopped; retrying");
-                        ctx.health.set(&kind, WatchState::Failing(reason));
-                        break;
-                    }
-                    tracing::warn!(kind, %error, "watch interrupted; resuming");
-                    continue;
-                }
-            };
-            ctx.metrics.watch_event(&kind);
-            match &event {
-                Event::Init => listed.clear(),
-                Event::InitApply(object) => {
-                    listed.insert(key(object));
-                    handler.apply(&ctx, object);
-                }
-                Event::InitDone => {
-                    finish_list(&ctx, &handler, &listed);
-                    backoff = RELIST_BACKOFF_MIN;
-                }
-                Event::Apply(object) => ctx.trigger(handler.apply(&ctx, object)),
-                Event::Delete(object) => {
-                    let (namespace, name) = key(object);
-                    ctx.trigger(handler.delete(&ctx, &namespace, &name));
-                }
-            }
-            if let Some(forward) = &forward {
-                // The controller is gone only at shutdown.
-                let _ = forward.send(event);
-            }
+            .modify(strip);
+        if follow(stream, &ctx, forward.as_ref(), &handler).await {
+            backoff = RELIST_BACKOFF_MIN;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(RELIST_BACKOFF_MAX);
     }
 }
 
+/// Applies one watch stream until it needs a fresh list; true if it
+/// completed a list meanwhile. Errors the watcher retries by itself are
+/// logged; when they last longer than [`OUTAGE_BOUND`], the kind is marked
+/// failing (not ready) until an event arrives again.
+async fn follow<K, H>(
+    stream: impl Stream<Item = Result<Event<K>, watcher::Error>>,
+    ctx: &Arc<Context>,
+    forward: Option<&Sender<Event<K>>>,
+    handler: &H,
+) -> bool
+where
+    K: Resource + Clone + Debug + Send + Sync + 'static,
+    H: Handler<K>,
+{
+    let kind = handler.kind();
+    let mut stream = pin!(stream);
+    let mut listed: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut completed_list = false;
+    let mut outage = Outage::default();
+    while let Some(event) = stream.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(error) => {
+                let failure = Failure::of_watch(&error);
+                ctx.metrics.watch_error(&kind, failure.as_str());
+                if failure.needs_relist() {
+                    let reason = unavailable_reason(&kind, &handler.plural(), failure, &error);
+                    tracing::error!(kind, %reason, "watch stopped; retrying");
+                    ctx.health.set(&kind, WatchState::Failing(reason));
+                    ctx.metrics.set_watch_failing(&kind, true);
+                    break;
+                }
+                match outage.failed(Instant::now()) {
+                    Some(lasted) => {
+                        let reason = format!(
+                            "{} cannot be watched for {} s: {error}",
+                            handler.plural(),
+                            lasted.as_secs()
+                        );
+                        tracing::error!(kind, %reason, "watch down; retrying");
+                        ctx.health.set(&kind, WatchState::Failing(reason));
+                        ctx.metrics.set_watch_failing(&kind, true);
+                    }
+                    None => tracing::warn!(kind, %error, "watch interrupted; resuming"),
+                }
+                continue;
+            }
+        };
+        // A relist marks the kind synced when it completes; a resumed watch at once.
+        if outage.recovered() && matches!(event, Event::Apply(_) | Event::Delete(_)) {
+            tracing::info!(kind, "watch resumed");
+            ctx.health.set(&kind, WatchState::Synced);
+            ctx.metrics.set_watch_failing(&kind, false);
+        }
+        ctx.metrics.watch_event(&kind);
+        match &event {
+            Event::Init => listed.clear(),
+            Event::InitApply(object) => {
+                listed.insert(key(object));
+                handler.apply(ctx, object);
+            }
+            Event::InitDone => {
+                finish_list(ctx, handler, &listed).await;
+                completed_list = true;
+            }
+            Event::Apply(object) => ctx.trigger(handler.apply(ctx, object)),
+            Event::Delete(object) => {
+                let (namespace, name) = key(object);
+                ctx.trigger(handler.delete(ctx, &namespace, &name));
+            }
+        }
+        if !matches!(event, Event::Init | Event::InitApply(_))
+            && let Some(count) = handler.count(&ctx.cluster())
+        {
+            ctx.metrics.set_store_objects(&kind, count);
+        }
+        if let Some(forward) = forward {
+            // The controller is gone only at shutdown.
+            let _ = forward.send(event).await;
+        }
+    }
+    completed_list
+}
+
+/// Errors in a row from a watch the watcher keeps retrying.
+#[derive(Debug, Default)]
+struct Outage {
+    since: Option<Instant>,
+    reported: bool,
+}
+
+impl Outage {
+    /// One more error; how long the outage has lasted, once, when it
+    /// passes [`OUTAGE_BOUND`].
+    fn failed(&mut self, now: Instant) -> Option<Duration> {
+        let lasted = now - *self.since.get_or_insert(now);
+        if lasted < OUTAGE_BOUND || self.reported {
+            return None;
+        }
+        self.reported = true;
+        Some(lasted)
+    }
+
+    /// An event arrived; true if the outage had been reported.
+    fn recovered(&mut self) -> bool {
+        self.since = None;
+        std::mem::take(&mut self.reported)
+    }
+}
+
 /// After a (re)list: forget what the list no longer has, mark the kind
 /// synced, and once every kind is, evaluate everything once.
-fn finish_list<K, H: Handler<K>>(ctx: &Context, handler: &H, listed: &BTreeSet<(String, String)>) {
+async fn finish_list<K, H: Handler<K>>(
+    ctx: &Arc<Context>,
+    handler: &H,
+    listed: &BTreeSet<(String, String)>,
+) {
     let gone = vanished(&handler.indexed(&ctx.cluster()), listed);
     for (namespace, name) in &gone {
         handler.delete(ctx, namespace, name);
     }
     let kind = handler.kind();
     ctx.health.set(&kind, WatchState::Synced);
+    ctx.metrics.set_watch_failing(&kind, false);
     tracing::info!(kind, objects = listed.len(), removed = gone.len(), "listed");
     if ctx.mark_loaded_if_synced() {
         tracing::info!("every watch has listed; evaluating all namespaces");
@@ -355,7 +496,7 @@ fn finish_list<K, H: Handler<K>>(ctx: &Context, handler: &H, listed: &BTreeSet<(
     }
     // After the first complete load, every relist may have changed anything.
     if ctx.loaded() {
-        ctx.full_pass();
+        ctx.full_pass().await;
     }
 }
 
@@ -387,7 +528,78 @@ fn unavailable_reason(
 
 #[cfg(test)]
 mod tests {
+    use super::super::context::test_context;
     use super::*;
+
+    fn connection_lost() -> watcher::Error {
+        watcher::Error::WatchFailed(kube::Error::ReadEvents(std::io::Error::other(
+            "connection reset by peer",
+        )))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_down_longer_than_the_bound_is_not_ready_until_it_resumes() {
+        let ctx = test_context(&["Pod"]);
+        let (events, stream) = tokio::sync::mpsc::unbounded_channel();
+        let follower = {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(stream);
+                follow(stream, &ctx, None, &Typed::<Pod>(PhantomData)).await
+            })
+        };
+        events.send(Ok(Event::Init)).unwrap();
+        events.send(Ok(Event::InitDone)).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(ctx.health.readiness(), Ok(()));
+
+        // Errors that are no API status: the watcher retries them by itself.
+        let retry = Duration::from_secs(10);
+        let mut down = Duration::ZERO;
+        while down < OUTAGE_BOUND {
+            events.send(Err(connection_lost())).unwrap();
+            tokio::time::sleep(retry).await;
+            down += retry;
+            assert_eq!(
+                ctx.health.readiness(),
+                Ok(()),
+                "a short outage is no failure"
+            );
+        }
+        events.send(Err(connection_lost())).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let not_ready = ctx.health.readiness().unwrap_err();
+        assert!(
+            not_ready.starts_with("Pod: failing: pods cannot be watched for 60 s"),
+            "{not_ready}"
+        );
+        assert!(
+            ctx.metrics
+                .encode()
+                .contains("netposture_watch_failing{kind=\"Pod\"} 1")
+        );
+
+        let pod = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": "web", "namespace": "a"}}),
+        )
+        .unwrap();
+        events.send(Ok(Event::Apply(pod))).unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(ctx.health.readiness(), Ok(()));
+        assert!(
+            ctx.metrics
+                .encode()
+                .contains("netposture_watch_failing{kind=\"Pod\"} 0")
+        );
+        // The store gauge follows each event, not only full passes.
+        assert!(
+            ctx.metrics
+                .encode()
+                .contains("netposture_store_objects{kind=\"Pod\"} 1")
+        );
+        drop(events);
+        assert!(follower.await.unwrap(), "the list completed");
+    }
 
     fn index(objects: &[serde_json::Value]) -> Cluster {
         let mut cluster = Cluster::default();
