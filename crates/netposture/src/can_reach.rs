@@ -290,7 +290,7 @@ fn explain_side(
             let rule = format!("{policy} {direction}[{rule}] ({tier})");
             match same_priority_as {
                 None => format!(
-                    "undetermined: {rule} would {} it, but has a peer netposture cannot evaluate (see unevaluated-policies)",
+                    "undetermined: {rule} would {} it, but has a peer netposture cannot evaluate (see unevaluated-policies) or a CIDR that may hold the pod's unknown IP",
                     action_verb(*action)
                 ),
                 Some(other) => format!(
