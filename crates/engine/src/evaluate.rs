@@ -25,7 +25,7 @@ use crate::posture::{AcceptedRisk, NamespacePosture, PodCounts, ids};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
 
-const DNS_PORT: u16 = 53;
+pub(crate) const DNS_PORT: u16 = 53;
 
 pub struct Evaluator<'a> {
     cluster: &'a Cluster,
