@@ -25,7 +25,7 @@ use crate::posture::{AcceptedRisk, NamespacePosture, PodCounts, ids};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
 
-const DNS_PORT: u16 = 53;
+pub(crate) const DNS_PORT: u16 = 53;
 
 pub struct Evaluator<'a> {
     cluster: &'a Cluster,
@@ -707,6 +707,18 @@ pub(crate) fn open_egress(policies: &[&Policy]) -> Option<String> {
         .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
         .filter(|(_, r)| admits_addresses(r))
         .collect();
+    // A port open without endPort first: servers before 1.21 drop it.
+    open_port(&rules, false).or_else(|| {
+        open_port(&rules, true).map(|open| {
+            format!("{open}, only through endPort, which API servers before 1.21 drop: there it is not open")
+        })
+    })
+}
+
+/// The first port on which `rules` admit every public address of a family,
+/// as a reason; port ranges count only from their first port unless
+/// `with_end_port`.
+fn open_port(rules: &[(&str, &Rule)], with_end_port: bool) -> Option<String> {
     for protocol in Protocol::ALL {
         // Between two consecutive bounds the set of admitting rules is constant.
         let bounds: BTreeSet<u32> = rules
@@ -719,7 +731,11 @@ pub(crate) fn open_egress(policies: &[&Policy]) -> Option<String> {
             let port = port as u16;
             let admitting: Vec<&(&str, &Rule)> = rules
                 .iter()
-                .filter(|(_, r)| r.admits_port(protocol, port, None))
+                .filter(|(_, r)| {
+                    r.admits_port(protocol, port, None)
+                        && (with_end_port
+                            || r.only_through_end_port(protocol, port, None).is_none())
+                })
                 .collect();
             if let Some(family) = public_family_covered(admitting.iter().map(|(_, r)| *r)) {
                 let names: BTreeSet<&str> = admitting.iter().map(|(n, _)| *n).collect();

@@ -237,6 +237,37 @@ impl Rule {
                 .iter()
                 .any(|p| p.admits(protocol, port, destination))
     }
+
+    /// The first port of the `endPort` range through which alone the rule
+    /// admits `port` (named `name` on the destination), if so. NetworkPolicy
+    /// writes a range only with `endPort`; servers before 1.21 drop the
+    /// field and keep the first port only, so a live scan there and
+    /// `scan -f` of the manifest answer differently.
+    pub fn only_through_end_port(
+        &self,
+        protocol: Protocol,
+        port: u16,
+        name: Option<&str>,
+    ) -> Option<u16> {
+        if self.ports.is_empty() {
+            return None;
+        }
+        let mut starts = self
+            .ports
+            .iter()
+            .filter(|m| m.protocol == protocol)
+            .filter(|m| match &m.port {
+                PortSpec::Any => true,
+                PortSpec::Range(start, end) => (*start..=*end).contains(&port),
+                PortSpec::Named(named) => name == Some(named.as_str()),
+            })
+            .map(|m| match m.port {
+                PortSpec::Range(start, end) if end > start && start != port => Some(start),
+                _ => None,
+            });
+        let first = starts.next()??;
+        starts.all(|s| s.is_some()).then_some(first)
+    }
 }
 
 /// How a Service is reachable from outside the cluster.

@@ -95,6 +95,19 @@ impl PodCidrs {
         block_addresses(Family::V4, block).intersects(&self.v4)
             || block_addresses(Family::V6, block).intersects(&self.v6)
     }
+
+    /// Whether `blocks` together hold every address of the pod CIDRs: then
+    /// they hold the IP of every pod, known or not.
+    pub fn within<'b>(&self, blocks: impl Iterator<Item = &'b IpBlock> + Clone) -> bool {
+        let held = |family: Family| {
+            let mut addresses = Intervals::default();
+            for block in blocks.clone() {
+                addresses.union_with(&block_addresses(family, block));
+            }
+            addresses
+        };
+        held(Family::V4).covers(&self.v4) && held(Family::V6).covers(&self.v6)
+    }
 }
 
 /// `pod CIDRs 10.244.0.0/16 (from Node.spec.podCIDRs)`, as evidence says it.

@@ -159,7 +159,8 @@ pub enum SideReason {
         action: Action,
     },
     /// This layer rule may decide, but netposture cannot tell whether it
-    /// matches (`same_priority_as` empty: a peer it cannot evaluate), or
+    /// matches (`same_priority_as` empty: a peer it cannot evaluate, or a
+    /// CIDR that may hold a pod's unknown IP), or
     /// it shares its priority with the rule `same_priority_as` names, which
     /// decides otherwise, and the API leaves their order undefined.
     Undetermined {

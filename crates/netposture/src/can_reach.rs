@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use netposture_engine::layers::Action;
-use netposture_engine::model::{Direction, Peer, PortMatch, PortSpec, Protocol, Rule};
+use netposture_engine::model::{Direction, Peer, Protocol};
 use netposture_engine::pod_cidrs::PodCidrs;
 use netposture_engine::reach::{
     self, ConnectionVerdict, Endpoint, LayerEnds, Reach, Remote, SideReason, SideVerdict,
@@ -290,7 +290,7 @@ fn explain_side(
             let rule = format!("{policy} {direction}[{rule}] ({tier})");
             match same_priority_as {
                 None => format!(
-                    "undetermined: {rule} would {} it, but has a peer netposture cannot evaluate (see unevaluated-policies)",
+                    "undetermined: {rule} would {} it, but has a peer netposture cannot evaluate (see unevaluated-policies) or a CIDR that may hold the pod's unknown IP",
                     action_verb(*action)
                 ),
                 Some(other) => format!(
@@ -309,7 +309,7 @@ fn explain_side(
                 .and_then(|p| p.rules(direction))
                 .and_then(|rules| rules.get(*rule));
             let end_port = decided
-                .and_then(|r| only_through_end_port(r, port))
+                .and_then(|r| r.only_through_end_port(port.protocol, port.number, port.name.as_deref()))
                 .map(|start| {
                     format!(
                         "; only through endPort, which API servers before 1.21 drop: there the rule admits port {start} alone"
@@ -335,32 +335,6 @@ fn explain_side(
             )
         }
     }
-}
-
-/// The first port of the `endPort` range through which alone `rule`
-/// admits `port`, if so. NetworkPolicy writes a range only with `endPort`;
-/// servers before 1.21 drop the field and keep the first port only, so a
-/// live scan there and `scan -f` of the manifest answer differently.
-fn only_through_end_port(rule: &Rule, port: &Port) -> Option<u16> {
-    if rule.ports.is_empty() {
-        return None;
-    }
-    let admitting: Vec<&PortMatch> = rule
-        .ports
-        .iter()
-        .filter(|m| m.protocol == port.protocol)
-        .filter(|m| match &m.port {
-            PortSpec::Any => true,
-            PortSpec::Range(start, end) => (*start..=*end).contains(&port.number),
-            PortSpec::Named(name) => port.name.as_deref() == Some(name.as_str()),
-        })
-        .collect();
-    let mut starts = admitting.iter().map(|m| match m.port {
-        PortSpec::Range(start, end) if end > start && start != port.number => Some(start),
-        _ => None,
-    });
-    let first = starts.next()??;
-    starts.all(|s| s.is_some()).then_some(first)
 }
 
 /// The ipBlocks of one rule that hold (or may hold) an IP of the remote pod.

@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::annotations;
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{Capability, CniStatus};
-use crate::evaluate::{DefaultDeny, PodFacts};
+use crate::evaluate::{DNS_PORT, DefaultDeny, PodFacts};
 use crate::exposure::{ExposedPod, Guard, Routes};
 use crate::mesh::Mesh;
-use crate::model::{Direction, Service};
+use crate::model::{Direction, Protocol, Service};
 use crate::pod_cidrs::PodCidrs;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::Reach;
@@ -367,12 +367,34 @@ impl Findings<'_> {
                 "every pod can send UDP/53 to cluster DNS".into(),
             )
         };
+        // Where DNS is admitted, it may be only through endPort.
+        if status != CheckStatus::Fail {
+            evidence.extend(self.dns_end_port_notes(Protocol::Udp));
+        }
         check(ids::DNS_ALLOWED, status, Severity::High, message)
             .with_evidence(capped(evidence))
             .with_remediation(format!(
                 "Allow egress to the DNS pods on UDP and TCP 53 with `namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}` and their pod labels, and make sure policies in {ns} admit it.",
                 ns = self.settings.dns_namespace
             ))
+    }
+
+    /// Evidence that this namespace's egress rules admit DNS on `protocol`
+    /// only through `endPort`, which servers before 1.21 drop.
+    fn dns_end_port_notes(&self, protocol: Protocol) -> Vec<String> {
+        let mut notes = Vec::new();
+        for policy in self.state.policies.values() {
+            let rules = policy.rules(Direction::Egress).unwrap_or_default();
+            for (index, rule) in rules.iter().enumerate() {
+                if let Some(start) = rule.only_through_end_port(protocol, DNS_PORT, None) {
+                    notes.push(format!(
+                        "networkpolicy {}/{} egress[{index}] admits {protocol}/{DNS_PORT} only through endPort, which API servers before 1.21 drop: there it admits port {start} alone",
+                        self.namespace, policy.name
+                    ));
+                }
+            }
+        }
+        notes
     }
 
     /// Evidence for a verdict through an ipBlock when some pod's IP is not known.
@@ -414,10 +436,12 @@ impl Findings<'_> {
                 CheckStatus::Pass,
                 Severity::Low,
                 "every pod can send TCP/53 to cluster DNS".into(),
-            );
+            )
+            .with_evidence(capped(self.dns_end_port_notes(Protocol::Tcp)));
         }
         if blocked.is_empty() {
-            let evidence = self.unknown_ips_note().into_iter();
+            let evidence =
+                (self.unknown_ips_note().into_iter()).chain(self.dns_end_port_notes(Protocol::Tcp));
             return check(
                 ids::DNS_TCP_ALLOWED,
                 CheckStatus::Warn,

@@ -210,8 +210,9 @@ impl PodSet {
 #[derive(Clone, Debug)]
 pub enum LayerPeer {
     Pods(PodSet),
-    /// Addresses, and pods whose IP it holds; a prefix of length 0 holds
-    /// every pod of its family even when pod IPs are unknown.
+    /// Addresses, and pods whose IP it holds. A pod whose IP is unknown is
+    /// held when the block holds all the pod CIDRs, and may be when it
+    /// overlaps them.
     Cidr(IpBlock),
     /// Addresses outside the cluster only: Cilium's CIDR peers never select pods.
     Addresses(IpBlock),
@@ -229,23 +230,37 @@ pub enum LayerPeer {
 }
 
 impl LayerPeer {
-    fn matches(&self, remote: &Remote<'_>) -> bool {
+    fn matching(&self, remote: &Remote<'_>) -> Matching {
+        let definite = |yes: bool| if yes { Matching::Yes } else { Matching::No };
         match (self, remote) {
-            (LayerPeer::Everything, _) => true,
-            (LayerPeer::Unevaluated | LayerPeer::Nothing, _) => false,
+            (LayerPeer::Everything, _) => Matching::Yes,
+            (LayerPeer::Unevaluated, _) => Matching::Maybe,
+            (LayerPeer::Nothing, _) => Matching::No,
             (LayerPeer::Pods(set), Remote::Pod(end)) => {
-                set.matches(end.namespace, end.namespace_labels, end.pod)
+                definite(set.matches(end.namespace, end.namespace_labels, end.pod))
+            }
+            // Layer CIDRs match pod IPs on every CNI, so a known IP answers
+            // definitely; an unknown one may be anywhere in the pod CIDRs
+            // (the rule's blocks holding all of them answer yes, see
+            // `LayerRule::matching`).
+            (LayerPeer::Cidr(block), Remote::Pod(end)) if end.pod.ips.is_empty() => {
+                if end.pod_cidrs.overlap(block) {
+                    Matching::Maybe
+                } else {
+                    Matching::No
+                }
             }
             (LayerPeer::Cidr(block), Remote::Pod(end)) => {
-                end.pod.ips.iter().any(|ip| block.contains(*ip))
-                    || (end.pod.ips.is_empty() && block.cidr.prefix_len() == 0)
+                definite(end.pod.ips.iter().any(|ip| block.contains(*ip)))
             }
             (LayerPeer::Cidr(block) | LayerPeer::Addresses(block), Remote::Address(ip)) => {
-                block.contains(*ip)
+                definite(block.contains(*ip))
             }
-            (LayerPeer::AllPods, Remote::Pod(_)) | (LayerPeer::Outside, Remote::Address(_)) => true,
+            (LayerPeer::AllPods, Remote::Pod(_)) | (LayerPeer::Outside, Remote::Address(_)) => {
+                Matching::Yes
+            }
             (LayerPeer::AllPods | LayerPeer::Pods(_), Remote::Address(_))
-            | (LayerPeer::Outside | LayerPeer::Addresses(_), Remote::Pod(_)) => false,
+            | (LayerPeer::Outside | LayerPeer::Addresses(_), Remote::Pod(_)) => Matching::No,
         }
     }
 }
@@ -268,7 +283,8 @@ pub struct LayerRule {
 pub enum Matching {
     Yes,
     No,
-    /// Only a peer netposture cannot evaluate could match it.
+    /// Only a peer netposture cannot evaluate, or a CIDR that may hold the
+    /// unknown IP of a pod, could match it.
     Maybe,
 }
 
@@ -286,18 +302,34 @@ impl LayerRule {
                 .iter()
                 .any(|p| p.admits(protocol, port, destination));
         if !port_ok {
-            Matching::No
-        } else if self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)) {
-            Matching::Yes
-        } else if self
-            .peers
-            .iter()
-            .any(|p| matches!(p, LayerPeer::Unevaluated))
-        {
-            Matching::Maybe
-        } else {
-            Matching::No
+            return Matching::No;
         }
+        if self.peers.is_empty() {
+            return Matching::Yes;
+        }
+        // Yes before Maybe before No, whichever peer gives it.
+        let mut found = Matching::No;
+        for peer in &self.peers {
+            match peer.matching(remote) {
+                Matching::Yes => return Matching::Yes,
+                Matching::Maybe => found = Matching::Maybe,
+                Matching::No => {}
+            }
+        }
+        // A pod whose IP is unknown is surely held when the rule's CIDRs
+        // together hold every pod CIDR (`0.0.0.0/0` and `::/0`).
+        if let (Matching::Maybe, Remote::Pod(end)) = (found, remote)
+            && end.pod.ips.is_empty()
+            && end
+                .pod_cidrs
+                .within(self.peers.iter().filter_map(|p| match p {
+                    LayerPeer::Cidr(block) => Some(block),
+                    _ => None,
+                }))
+        {
+            return Matching::Yes;
+        }
+        found
     }
 }
 

@@ -254,3 +254,40 @@ fn rule_10_configured_pod_cidrs_decide_for_pods_whose_ip_is_unknown() {
         "assumed ranges hold 192.168/16"
     );
 }
+
+/// A live scan of a server before 1.21 sees `port: 50` alone, so a DNS
+/// verdict that rests on `endPort` says so in its evidence.
+#[test]
+fn rule_13_dns_admitted_only_through_end_port_says_so_in_the_evidence() {
+    let range = "[{port: 50, endPort: 60, protocol: UDP}, {port: 50, endPort: 60, protocol: TCP}]";
+    let c = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, range)
+    ));
+    assert_eq!(dns_statuses(&c), (CheckStatus::Pass, CheckStatus::Pass));
+    let p = posture(&c, "app");
+    for (id, protocol) in [("dns-allowed", "UDP"), ("dns-tcp-allowed", "TCP")] {
+        let evidence = &p.check(id).unwrap().evidence;
+        assert!(
+            evidence.contains(&format!(
+                "networkpolicy app/allow-dns egress[0] admits {protocol}/53 only through endPort, which API servers before 1.21 drop: there it admits port 50 alone"
+            )),
+            "{id}: {evidence:?}"
+        );
+    }
+    // Port 53 itself needs no endPort: nothing to say.
+    let exact = cluster(&format!(
+        "{COREDNS}{}{DENY_EGRESS}{}",
+        pod("app", "web", "app: web"),
+        dns_egress(KUBE_DNS_PEER, BOTH_PORTS)
+    ));
+    let p = posture(&exact, "app");
+    for id in ["dns-allowed", "dns-tcp-allowed"] {
+        let evidence = &p.check(id).unwrap().evidence;
+        assert!(
+            !evidence.iter().any(|e| e.contains("endPort")),
+            "{id}: {evidence:?}"
+        );
+    }
+}

@@ -742,3 +742,43 @@ fn rule_22_a_layer_allow_beside_an_ip_block_of_pods_allows_on_every_cni() {
     let with = cluster(&format!("{CALICO}{ip_block_egress}{pass}{pods}"));
     assert_eq!(reach(&with, "a/web", "b/db", TCP, 80), Reach::Allowed);
 }
+
+/// A layer CIDR matches a known pod IP on every CNI, so a pod whose IP is
+/// unknown (a workload template) is held for certain only when the rule's
+/// CIDRs hold all the pod CIDRs, and may be when they overlap them: then
+/// the answer with an IP depends on which, so there is none without.
+#[test]
+fn rule_10_a_layer_cidr_holds_a_pod_whose_ip_is_unknown_only_if_it_holds_the_pod_cidrs() {
+    let deny_to = |networks: &str| {
+        let deny = anp(
+            "deny-networks",
+            10,
+            &format!("egress: [{{action: Deny, to: [{{networks: [{networks}]}}]}}]"),
+        );
+        move |db: &str| {
+            let c = cluster(&format!("{deny}{}{db}", pod("a", "web", "app: web")));
+            reach(&c, "a/web", "b/db", TCP, 80)
+        }
+    };
+    let unknown = pod("b", "db", "app: db");
+    let (inside, outside) = (
+        pod_with_ip("b", "db", "app: db", "10.0.0.5"),
+        pod_with_ip("b", "db", "app: db", "10.1.0.5"),
+    );
+    // 10.0.0.0/16 holds some of the assumed pod CIDRs, not all.
+    let part = deny_to("'10.0.0.0/16'");
+    assert_eq!(part(&inside), Reach::Denied);
+    assert_eq!(part(&outside), Reach::Allowed);
+    assert_eq!(part(&unknown), Reach::Undetermined);
+    // Together the blocks hold every pod CIDR, of both families.
+    let all =
+        deny_to("'10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7'");
+    assert_eq!(all(&inside), Reach::Denied);
+    assert_eq!(all(&unknown), Reach::Denied);
+    // IPv4 alone leaves the pod an IPv6 address outside the block.
+    assert_eq!(deny_to("'0.0.0.0/0'")(&unknown), Reach::Undetermined);
+    // A block outside the pod CIDRs never holds a pod.
+    let public = deny_to("'8.8.8.0/24'");
+    assert_eq!(public(&unknown), Reach::Allowed);
+    assert_eq!(public(&inside), Reach::Allowed);
+}

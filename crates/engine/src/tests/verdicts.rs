@@ -358,3 +358,34 @@ fn a_policy_fixed_later_replaces_its_finding() {
     assert!(p.check("invalid-object").is_none());
     assert!(p.default_deny_ingress);
 }
+
+/// Open on TCP/80 only because 8.0.0.0/8 is admitted there through a range;
+/// a server before 1.21 keeps port 50 of it, and no port is open.
+#[test]
+fn rule_13_egress_open_only_through_end_port_says_so_in_the_evidence() {
+    let split = |ports: &str| {
+        format!(
+            "{{podSelector: {{}}, policyTypes: [Egress], egress: [{{to: [{{ipBlock: {{cidr: 0.0.0.0/0, except: [8.0.0.0/8]}}}}], ports: [{{port: 80}}]}}, {{to: [{{ipBlock: {{cidr: 8.0.0.0/8}}}}], ports: [{ports}]}}]}}"
+        )
+    };
+    let evidence = |ports: &str| {
+        let c = cluster(&format!(
+            "{}{}",
+            pod("a", "web", "app: web"),
+            policy("a", "split", &split(ports))
+        ));
+        let p = posture(&c, "a");
+        assert!(p.egress_open, "{ports}");
+        p.check("egress-restricted").unwrap().evidence.clone()
+    };
+    assert_eq!(
+        evidence("{port: 50, endPort: 100}"),
+        [
+            "pod/web: networkpolicy/split allow every public IPv4 address on TCP/80, only through endPort, which API servers before 1.21 drop: there it is not open"
+        ]
+    );
+    assert_eq!(
+        evidence("{port: 80}"),
+        ["pod/web: networkpolicy/split allow every public IPv4 address on TCP/80"]
+    );
+}

@@ -36,6 +36,7 @@ use proptest::test_runner::{TestCaseError, TestError, TestRunner};
 use serde_json::{Value, json};
 
 use super::generate::{self, ClusterShape, Objects};
+use super::pod_ips::{refines, without_ips};
 use super::reference::{IpBlocks, Party, Probe, Reference, Side};
 use super::{PROBES, config, describe, index, outside};
 use crate::cluster::Cluster;
@@ -1207,6 +1208,79 @@ fn layered_index(layered: &Layered) -> Cluster {
         cluster.apply_layer_policy(policy);
     }
     cluster
+}
+
+/// Rule 10's invariant on layered clusters: where the layered verdicts of
+/// `layered` without pod IPs say more than, or the opposite of, those with
+/// them (every generated address is inside the assumed pod CIDRs).
+/// `checked` counts the connections compared.
+fn pod_ip_contradictions(layered: &Layered, checked: &mut usize) -> Vec<String> {
+    let stripped = Layered {
+        objects: without_ips(&layered.objects),
+        cni: layered.cni,
+        layers: layered.layers.clone(),
+    };
+    let (with_ips, without) = (layered_index(layered), layered_index(&stripped));
+    let engine_with = LayeredEngine::new(&with_ips, &layered.objects);
+    let engine_without = LayeredEngine::new(&without, &stripped.objects);
+    let parties: Vec<Party> = (0..layered.objects.pods.len())
+        .map(Party::Pod)
+        .chain(outside())
+        .collect();
+    let mut found = Vec::new();
+    for &from in &parties {
+        for &to in &parties {
+            if matches!((from, to), (Party::Address(_), Party::Address(_))) {
+                continue;
+            }
+            for probe in PROBES {
+                let with = engine_with.reach(from, to, probe);
+                let without = engine_without.reach(from, to, probe);
+                *checked += 1;
+                if !refines(without, with) {
+                    found.push(format!(
+                        "{} -> {} {}/{}: {without:?} without pod IPs, {with:?} with them",
+                        describe(&layered.objects, from),
+                        describe(&layered.objects, to),
+                        probe.protocol,
+                        probe.port
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn layered_verdicts_without_pod_ips_are_never_more_definite_than_with_them() {
+    let mut runner = TestRunner::new(config(200));
+    let checked = std::cell::Cell::new(0);
+    let result = runner.run(&layered(), |shape| {
+        let mut count = checked.get();
+        let found = pod_ip_contradictions(&shape.layered(), &mut count);
+        checked.set(count);
+        match found.as_slice() {
+            [] => Ok(()),
+            found => Err(TestCaseError::fail(format!(
+                "{} contradiction(s), the first ones:\n{}",
+                found.len(),
+                found[..found.len().min(8)].join("\n")
+            ))),
+        }
+    });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(reason, shape)) => panic!(
+            "{reason}\n--- minimal cluster ---\n{}",
+            shape.layered().yaml()
+        ),
+        Err(TestError::Abort(reason)) => panic!("aborted: {reason}"),
+    }
+    assert!(
+        checked.get() > 0,
+        "the generated clusters had no connection to compare"
+    );
 }
 
 /// How many answers of each kind the engine gave: `[Denied, CniDependent, Allowed]`.

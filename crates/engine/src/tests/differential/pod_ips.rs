@@ -2,8 +2,9 @@
 //! IPs) and a live scan (pods with IPs) of the same objects in agreement:
 //! without pod IPs a verdict is never more definite than, nor opposite to,
 //! the verdict with them. Allowed or Denied without IPs must be the answer
-//! with IPs; CNI-dependent may turn either way. The generated pod
-//! addresses lie inside the pod CIDRs the engine assumes.
+//! with IPs; CNI-dependent (or undetermined) may turn either way. The
+//! generated pod addresses lie inside the pod CIDRs the engine assumes.
+//! `layers.rs` holds layered clusters to the same invariant.
 
 use super::generate::Objects;
 use super::reference::Party;
@@ -12,7 +13,7 @@ use crate::posture::CheckStatus;
 use crate::reach::Reach;
 use crate::{Evaluator, Settings};
 
-fn without_ips(objects: &Objects) -> Objects {
+pub(super) fn without_ips(objects: &Objects) -> Objects {
     let mut stripped = objects.clone();
     for pod in &mut stripped.pods {
         pod.status = None;
@@ -20,9 +21,10 @@ fn without_ips(objects: &Objects) -> Objects {
     stripped
 }
 
-/// Whether `without` (no IPs) may stand for `with`.
-fn refines(without: Reach, with: Reach) -> bool {
-    without == Reach::CniDependent || without == with
+/// Whether `without` (no IPs) may stand for `with`: equal, or an answer
+/// that commits to neither (a layer CIDR may or may not hold the IP).
+pub(super) fn refines(without: Reach, with: Reach) -> bool {
+    matches!(without, Reach::CniDependent | Reach::Undetermined) || without == with
 }
 
 /// Where the verdicts of `objects` without their pod IPs say more than, or
