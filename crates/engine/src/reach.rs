@@ -179,6 +179,20 @@ pub enum SideReason {
     NotApplicable,
 }
 
+impl SideReason {
+    /// The layer rule (or unread policy) that leaves this side undetermined,
+    /// as `kind/name egress[2] (tier)`, for checks to name it.
+    pub fn undetermined_by(&self, direction: Direction) -> Option<String> {
+        match self {
+            SideReason::Undetermined {
+                policy, tier, rule, ..
+            } => Some(format!("{policy} {direction}[{rule}] ({tier})")),
+            SideReason::UnreadPolicy { policy, tier } => Some(format!("{policy} ({tier})")),
+            _ => None,
+        }
+    }
+}
+
 /// One rule of a policy: `rule` is the 0-based index in its `ingress`/`egress` list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleRef {

@@ -204,3 +204,26 @@ fn a_policy_that_could_not_be_read_leaves_flows_it_may_govern_undetermined() {
         Reach::Denied
     );
 }
+
+#[test]
+fn rule_21_system_pods_an_unevaluated_deny_may_shut_out_are_a_warning_not_a_fail() {
+    // Nothing in `a` isolates web; a Deny to nodes comes first and may match.
+    let c = cluster(&format!(
+        "{COREDNS}{}{}{}",
+        super::system::METRICS_SERVER,
+        anp("deny-nodes", 5, "[{action: Deny, to: [{nodes: {}}]}]"),
+        pod("a", "web", "app: web")
+    ));
+    let system = posture(&c, "a")
+        .check("system-namespaces-isolated")
+        .cloned()
+        .unwrap();
+    assert_eq!(system.status, CheckStatus::Warn, "{system:?}");
+    assert!(system.message.starts_with("undetermined: "), "{system:?}");
+    assert_eq!(
+        system.evidence,
+        [
+            "pod/web -> kube-system/metrics-server:443/TCP (undetermined: adminnetworkpolicy/deny-nodes egress[0] (Admin tier, priority 5) may decide, a rule netposture cannot evaluate)"
+        ]
+    );
+}
