@@ -25,7 +25,7 @@ use crate::model::{Direction, IpBlock, Labels, Pod, PortMatch, Protocol};
 use crate::reach::Remote;
 
 pub(crate) use defaults::{LayerDefault, default_of};
-pub(crate) use egress::open_egress;
+pub(crate) use egress::{OpenEgress, open_egress};
 
 /// A kind of policy layer, by API group and kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -273,6 +273,13 @@ pub enum Matching {
 }
 
 impl LayerRule {
+    /// Whether a peer netposture cannot evaluate may match where the others do not.
+    pub fn has_unevaluated_peer(&self) -> bool {
+        self.peers
+            .iter()
+            .any(|p| matches!(p, LayerPeer::Unevaluated))
+    }
+
     pub fn matching(
         &self,
         remote: &Remote<'_>,
@@ -289,11 +296,7 @@ impl LayerRule {
             Matching::No
         } else if self.peers.is_empty() || self.peers.iter().any(|p| p.matches(remote)) {
             Matching::Yes
-        } else if self
-            .peers
-            .iter()
-            .any(|p| matches!(p, LayerPeer::Unevaluated))
-        {
+        } else if self.has_unevaluated_peer() {
             Matching::Maybe
         } else {
             Matching::No

@@ -227,3 +227,25 @@ fn rule_21_system_pods_an_unevaluated_deny_may_shut_out_are_a_warning_not_a_fail
         ]
     );
 }
+
+#[test]
+fn rule_22_egress_an_unevaluated_calico_deny_may_close_is_a_warning_not_a_fail() {
+    let gnp = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: fancy}\nspec: {order: 10, selector: all(), types: [Egress], egress: [{action: Deny, destination: {selector: \"app == 'x' || app == 'y'\"}}, {action: Allow}]}\n---\n";
+    let c = cluster(&format!("{CALICO}{gnp}{}", pod("a", "web", "app: web")));
+    let egress = posture(&c, "a")
+        .check("egress-restricted")
+        .cloned()
+        .unwrap();
+    assert_eq!(egress.status, CheckStatus::Warn, "{egress:?}");
+    assert!(
+        egress.message.starts_with("undetermined: 1 pod(s)"),
+        "{egress:?}"
+    );
+    assert!(
+        egress.evidence[0].starts_with("pod/web: every public IPv4 address on TCP/1: ")
+            && egress.evidence[0].ends_with(
+                ", unless globalnetworkpolicy/fancy egress[0] (Calico, order 10), a rule netposture cannot evaluate, denies some"
+            ),
+        "{egress:?}"
+    );
+}
