@@ -155,6 +155,9 @@ pub enum SideReason {
     LayerRule {
         policy: String,
         tier: String,
+        /// The list the rule is written in (`egress`, `egressDeny`) and
+        /// its 0-based index there.
+        list: &'static str,
         rule: usize,
         action: Action,
     },
@@ -165,6 +168,7 @@ pub enum SideReason {
     Undetermined {
         policy: String,
         tier: String,
+        list: &'static str,
         rule: usize,
         action: Action,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,11 +186,15 @@ pub enum SideReason {
 impl SideReason {
     /// The layer rule (or unread policy) that leaves this side undetermined,
     /// as `kind/name egress[2] (tier)`, for checks to name it.
-    pub fn undetermined_by(&self, direction: Direction) -> Option<String> {
+    pub fn undetermined_by(&self) -> Option<String> {
         match self {
             SideReason::Undetermined {
-                policy, tier, rule, ..
-            } => Some(format!("{policy} {direction}[{rule}] ({tier})")),
+                policy,
+                tier,
+                list,
+                rule,
+                ..
+            } => Some(format!("{policy} {list}[{rule}] ({tier})")),
             SideReason::UnreadPolicy { policy, tier } => Some(format!("{policy} ({tier})")),
             _ => None,
         }
@@ -268,7 +276,8 @@ impl Decision<'_> {
             Decision::Layer(applied) => SideReason::LayerRule {
                 policy: applied.policy.describe(),
                 tier: applied.policy.tier(),
-                rule: applied.index,
+                list: applied.rule.at.list,
+                rule: applied.rule.at.index,
                 action: applied.rule.action,
             },
             Decision::NoRuleAdmits(layers) => SideReason::NoRuleAdmits {
@@ -291,10 +300,10 @@ impl Decision<'_> {
             Decision::Undetermined(applied, tie) => SideReason::Undetermined {
                 policy: applied.policy.describe(),
                 tier: applied.policy.tier(),
-                rule: applied.index,
+                list: applied.rule.at.list,
+                rule: applied.rule.at.index,
                 action: applied.rule.action,
-                same_priority_as: tie
-                    .map(|t| format!("{} {direction}[{}]", t.policy.describe(), t.index)),
+                same_priority_as: tie.map(|t| format!("{} {}", t.policy.describe(), t.rule.at)),
             },
             Decision::Unread(policy) => SideReason::UnreadPolicy {
                 policy: policy.describe(),

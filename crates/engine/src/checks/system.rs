@@ -302,8 +302,8 @@ impl Findings<'_> {
                                     port,
                                 );
                                 let rules: Vec<String> = [
-                                    verdict.egress.reason.undetermined_by(Direction::Egress),
-                                    verdict.ingress.reason.undetermined_by(Direction::Ingress),
+                                    verdict.egress.reason.undetermined_by(),
+                                    verdict.ingress.reason.undetermined_by(),
                                 ]
                                 .into_iter()
                                 .flatten()

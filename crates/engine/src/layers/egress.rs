@@ -88,9 +88,9 @@ impl Walk<'_> {
             {
                 self.may_close.get_or_insert_with(|| {
                     format!(
-                        "{} egress[{}] ({})",
+                        "{} {} ({})",
                         applied.policy.describe(),
-                        applied.index,
+                        rule.at,
                         applied.policy.tier()
                     )
                 });

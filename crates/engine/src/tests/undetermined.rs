@@ -16,25 +16,6 @@ fn anp(name: &str, priority: u32, egress: &str) -> String {
     )
 }
 
-/// The egress side of `a/web` to `address` on TCP/443.
-fn egress_to(c: &Cluster, address: &str) -> reach::SideVerdict {
-    let (source, state) = endpoint(c, "a/web");
-    let egress = layer_side(c, &source, Direction::Egress);
-    reach::explain_connection(
-        &Remote::Pod(source),
-        &reach::selecting(state, source.pod, Direction::Egress),
-        &Remote::Address(address.parse().unwrap()),
-        &[],
-        &LayerEnds {
-            egress: &egress,
-            ingress: &LayerSide::NONE,
-        },
-        TCP,
-        443,
-    )
-    .egress
-}
-
 #[test]
 fn a_nodes_peer_that_may_allow_before_a_deny_leaves_the_flow_undetermined() {
     let c = cluster(&format!(
@@ -55,6 +36,7 @@ fn a_nodes_peer_that_may_allow_before_a_deny_leaves_the_flow_undetermined() {
         SideReason::Undetermined {
             policy: "adminnetworkpolicy/nodes-then-deny".into(),
             tier: "Admin tier, priority 5".into(),
+            list: "egress",
             rule: 0,
             action: Action::Allow,
             same_priority_as: None,
@@ -98,6 +80,7 @@ fn admin_policies_sharing_a_priority_and_deciding_otherwise_leave_it_undetermine
         SideReason::Undetermined {
             policy: "adminnetworkpolicy/b-deny".into(),
             tier: "Admin tier, priority 5".into(),
+            list: "egress",
             rule: 0,
             action: Action::Deny,
             same_priority_as: Some("adminnetworkpolicy/a-allow egress[0]".into()),
@@ -141,6 +124,7 @@ fn a_calico_rule_outside_the_evaluated_subset_may_decide() {
         SideReason::Undetermined {
             policy: "globalnetworkpolicy/fancy".into(),
             tier: "Calico, order 10".into(),
+            list: "egress",
             rule: 0,
             action: Action::Deny,
             same_priority_as: None,
