@@ -746,7 +746,8 @@ fn rule_22_a_layer_allow_beside_an_ip_block_of_pods_allows_on_every_cni() {
 
 #[test]
 fn rule_22_evidence_names_cilium_rules_by_their_own_list() {
-    let spec = "{endpointSelector: {}, egressDeny: [{toCIDR: [203.0.113.0/24]}], egress: [{toCIDR: [198.51.100.0/24]}]}";
+    // egress[0] has no port netposture reads (ICMP) and is left out, not renumbered.
+    let spec = "{endpointSelector: {}, egressDeny: [{toCIDR: [203.0.113.0/24]}], egress: [{toCIDR: [192.0.2.0/24], toPorts: [{ports: [{port: '8', protocol: ICMP}]}]}, {toCIDR: [198.51.100.0/24]}]}";
     let c = cluster(&format!(
         "{CILIUM}{}{}",
         cnp("a", "partner", spec),
@@ -757,7 +758,7 @@ fn rule_22_evidence_names_cilium_rules_by_their_own_list() {
         other => panic!("{other:?}"),
     };
     assert_eq!(named("203.0.113.1"), "egressDeny[0]");
-    assert_eq!(named("198.51.100.1"), "egress[0]");
+    assert_eq!(named("198.51.100.1"), "egress[1]");
 }
 
 #[test]
