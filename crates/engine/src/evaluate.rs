@@ -14,7 +14,7 @@ use crate::compliance;
 use crate::exposure;
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
-use crate::layers::{self, Enforcement, LayerDefault, LayerPolicy, LayerSide};
+use crate::layers::{self, Enforcement, LayerDefault, LayerPolicy, LayerSide, OpenEgress};
 use crate::mesh::Mesh;
 use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, PortMatch, PortSpec,
@@ -287,6 +287,8 @@ pub(crate) struct PodFacts {
     pub host_network: Vec<String>,
     /// Pod name and why it may reach the whole public internet.
     pub egress_open: Vec<(String, String)>,
+    /// Pod name and why it may, unless a rule netposture cannot evaluate denies.
+    pub egress_undetermined: Vec<(String, String)>,
     /// Pod names by their DNS answer over UDP and TCP.
     pub dns_udp: Vec<(String, Reach)>,
     pub dns_tcp: Vec<(String, Reach)>,
@@ -498,7 +500,7 @@ impl<'a> Evaluator<'a> {
             regular.push((&new_pod, selections.len() - 1));
         }
 
-        let mut open_by_selection: HashMap<usize, Option<String>> = HashMap::new();
+        let mut open_by_selection: HashMap<usize, Option<OpenEgress>> = HashMap::new();
         let mut dns_by_selection: HashMap<usize, (Reach, Reach)> = HashMap::new();
         // Pod IPs matter for DNS only when an ipBlock could match them.
         let ip_sensitive = self.dns_depends_on_ips(&selections);
@@ -508,6 +510,7 @@ impl<'a> Evaluator<'a> {
             not_isolated,
             host_network,
             egress_open: Vec::new(),
+            egress_undetermined: Vec::new(),
             dns_udp: Vec::new(),
             dns_tcp: Vec::new(),
             ips_unknown: self.dns.ips_unknown(),
@@ -516,13 +519,19 @@ impl<'a> Evaluator<'a> {
             let selection = &selections[index];
             let open = open_by_selection.entry(index).or_insert_with(|| {
                 if selection.layer_egress.is_empty() {
-                    open_egress(&selection.egress)
+                    open_egress(&selection.egress).map(OpenEgress::Open)
                 } else {
                     layers::open_egress(&selection.egress, &selection.layer_egress)
                 }
             });
-            if let Some(reason) = open {
-                facts.egress_open.push((pod.name.clone(), reason.clone()));
+            match open {
+                Some(OpenEgress::Open(why)) => {
+                    facts.egress_open.push((pod.name.clone(), why.clone()))
+                }
+                Some(OpenEgress::Undetermined(why)) => facts
+                    .egress_undetermined
+                    .push((pod.name.clone(), why.clone())),
+                None => {}
             }
             facts.ips_unknown |= pod.ips.is_empty();
             let source = Endpoint {

@@ -155,6 +155,9 @@ pub enum SideReason {
     LayerRule {
         policy: String,
         tier: String,
+        /// The list the rule is written in (`egress`, `egressDeny`) and
+        /// its 0-based index there.
+        list: &'static str,
         rule: usize,
         action: Action,
     },
@@ -166,6 +169,7 @@ pub enum SideReason {
     Undetermined {
         policy: String,
         tier: String,
+        list: &'static str,
         rule: usize,
         action: Action,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -178,6 +182,24 @@ pub enum SideReason {
     SamePod,
     /// No pod on this side: an address outside the cluster has no policy.
     NotApplicable,
+}
+
+impl SideReason {
+    /// The layer rule (or unread policy) that leaves this side undetermined,
+    /// as `kind/name egress[2] (tier)`, for checks to name it.
+    pub fn undetermined_by(&self) -> Option<String> {
+        match self {
+            SideReason::Undetermined {
+                policy,
+                tier,
+                list,
+                rule,
+                ..
+            } => Some(format!("{policy} {list}[{rule}] ({tier})")),
+            SideReason::UnreadPolicy { policy, tier } => Some(format!("{policy} ({tier})")),
+            _ => None,
+        }
+    }
 }
 
 /// One rule of a policy: `rule` is the 0-based index in its `ingress`/`egress` list.
@@ -255,7 +277,8 @@ impl Decision<'_> {
             Decision::Layer(applied) => SideReason::LayerRule {
                 policy: applied.policy.describe(),
                 tier: applied.policy.tier(),
-                rule: applied.index,
+                list: applied.rule.at.list,
+                rule: applied.rule.at.index,
                 action: applied.rule.action,
             },
             Decision::NoRuleAdmits(layers) => SideReason::NoRuleAdmits {
@@ -278,10 +301,10 @@ impl Decision<'_> {
             Decision::Undetermined(applied, tie) => SideReason::Undetermined {
                 policy: applied.policy.describe(),
                 tier: applied.policy.tier(),
-                rule: applied.index,
+                list: applied.rule.at.list,
+                rule: applied.rule.at.index,
                 action: applied.rule.action,
-                same_priority_as: tie
-                    .map(|t| format!("{} {direction}[{}]", t.policy.describe(), t.index)),
+                same_priority_as: tie.map(|t| format!("{} {}", t.policy.describe(), t.rule.at)),
             },
             Decision::Unread(policy) => SideReason::UnreadPolicy {
                 policy: policy.describe(),

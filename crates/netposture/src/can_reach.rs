@@ -270,6 +270,7 @@ fn explain_side(
         SideReason::LayerRule {
             policy,
             tier,
+            list,
             rule,
             action,
         } => {
@@ -278,16 +279,17 @@ fn explain_side(
                 Action::Deny => "denied",
                 Action::Pass => "passed on",
             };
-            format!("{word} by {policy} {direction}[{rule}] ({tier})")
+            format!("{word} by {policy} {list}[{rule}] ({tier})")
         }
         SideReason::Undetermined {
             policy,
             tier,
+            list,
             rule,
             action,
             same_priority_as,
         } => {
-            let rule = format!("{policy} {direction}[{rule}] ({tier})");
+            let rule = format!("{policy} {list}[{rule}] ({tier})");
             match same_priority_as {
                 None => format!(
                     "undetermined: {rule} would {} it, but has a peer netposture cannot evaluate (see unevaluated-policies) or a CIDR that may hold the pod's unknown IP",

@@ -290,6 +290,21 @@ impl Findings<'_> {
 
     fn egress_restricted(&self) -> Check {
         let open = &self.pods.egress_open;
+        let undetermined = &self.pods.egress_undetermined;
+        if open.is_empty() && !undetermined.is_empty() {
+            return check(
+                ids::EGRESS_RESTRICTED,
+                CheckStatus::Warn,
+                Severity::Medium,
+                format!(
+                    "undetermined: {} pod(s) may reach every public internet address unless a policy layer rule netposture cannot evaluate denies some",
+                    undetermined.len()
+                ),
+            )
+            .with_evidence(capped(
+                undetermined.iter().map(|(pod, why)| format!("pod/{pod}: {why}")),
+            ));
+        }
         if open.is_empty() {
             return check(
                 ids::EGRESS_RESTRICTED,

@@ -12,6 +12,14 @@ use crate::posture::{Check, CheckStatus, Severity, ids};
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::settings::Settings;
 
+/// A system pod a tenant pod reaches, as evidence; not `definite` where an
+/// unevaluated layer rule may decide.
+#[derive(Clone)]
+struct Reached {
+    line: String,
+    definite: bool,
+}
+
 /// A pod of a system namespace that tenants should not reach.
 struct Target<'a> {
     namespace: &'a str,
@@ -171,9 +179,10 @@ impl Findings<'_> {
         }
         // Pods with the same labels are selected by the same policies and
         // match the same peers; only an ipBlock on the target's side tells them apart.
-        let mut reached_by_labels: HashMap<&Labels, Vec<String>> = HashMap::new();
+        let mut reached_by_labels: HashMap<&Labels, Vec<Reached>> = HashMap::new();
         let mut evidence = Vec::new();
         let mut pods_reaching = 0usize;
+        let mut pods_undetermined = 0usize;
         for pod in sources {
             let reached = if system.source_ips_matter {
                 self.reached_from(pod)
@@ -183,23 +192,39 @@ impl Findings<'_> {
                     .or_insert_with(|| self.reached_from(pod))
                     .clone()
             };
-            if !reached.is_empty() {
+            if reached.iter().any(|r| r.definite) {
                 pods_reaching += 1;
+            } else if !reached.is_empty() {
+                pods_undetermined += 1;
             }
-            evidence.extend(reached.iter().map(|to| format!("pod/{} -> {to}", pod.name)));
+            evidence.extend(
+                reached
+                    .iter()
+                    .map(|to| format!("pod/{} -> {}", pod.name, to.line)),
+            );
         }
         if evidence.is_empty() {
             return none_left();
         }
-        check(
-            ids::SYSTEM_NAMESPACES_ISOLATED,
-            CheckStatus::Fail,
-            Severity::High,
-            format!(
-                "{pods_reaching} pod(s) can reach pods of {} other than DNS: cluster components are open to this namespace",
-                system.names.join(", ")
-            ),
-        )
+        // Only flows an unevaluated rule may decide: no definite Fail.
+        let (status, message) = if pods_reaching == 0 {
+            (
+                CheckStatus::Warn,
+                format!(
+                    "undetermined: a policy layer rule netposture cannot evaluate may decide whether {pods_undetermined} pod(s) reach pods of {} other than DNS (the rules are in the evidence)",
+                    system.names.join(", ")
+                ),
+            )
+        } else {
+            (
+                CheckStatus::Fail,
+                format!(
+                    "{pods_reaching} pod(s) can reach pods of {} other than DNS: cluster components are open to this namespace",
+                    system.names.join(", ")
+                ),
+            )
+        };
+        check(ids::SYSTEM_NAMESPACES_ISOLATED, status, Severity::High, message)
         .with_evidence(capped(evidence))
         .with_remediation(format!(
             "Add a default deny egress in {} that allows only DNS toward system namespaces, and ingress policies in {} that admit only the components' real clients.",
@@ -210,7 +235,7 @@ impl Findings<'_> {
 
     /// `kube-system/metrics-server:443/TCP` for each system pod `pod` reaches,
     /// on the first port that reaches it.
-    fn reached_from(&self, pod: &Pod) -> Vec<String> {
+    fn reached_from(&self, pod: &Pod) -> Vec<Reached> {
         let egress = reach::selecting(self.state, pod, Direction::Egress);
         let layer_egress = LayerSide::for_pod(
             &self.system.layers,
@@ -253,16 +278,46 @@ impl Findings<'_> {
                         let line = || {
                             format!("{}/{}:{port}/{protocol}", target.namespace, target.pod.name)
                         };
+                        let definite = |line| Reached {
+                            line,
+                            definite: true,
+                        };
                         match reach {
-                            Reach::Allowed => Some(line()),
-                            Reach::CniDependent => Some(format!(
+                            Reach::Allowed => Some(definite(line())),
+                            Reach::CniDependent => Some(definite(format!(
                                 "{} (through an ipBlock that holds or may hold a pod IP: on some CNIs)",
                                 line()
-                            )),
-                            Reach::Undetermined => Some(format!(
-                                "{} (undetermined: a policy layer rule netposture cannot evaluate may decide)",
-                                line()
-                            )),
+                            ))),
+                            Reach::Undetermined => {
+                                // Rare: name the rule only where it is needed.
+                                let verdict = reach::explain_connection(
+                                    &Remote::Pod(source),
+                                    &egress,
+                                    &destination,
+                                    &target.ingress,
+                                    &LayerEnds {
+                                        egress: &layer_egress,
+                                        ingress: &target.layer_ingress,
+                                    },
+                                    protocol,
+                                    port,
+                                );
+                                let rules: Vec<String> = [
+                                    verdict.egress.reason.undetermined_by(),
+                                    verdict.ingress.reason.undetermined_by(),
+                                ]
+                                .into_iter()
+                                .flatten()
+                                .collect();
+                                Some(Reached {
+                                    line: format!(
+                                        "{} (undetermined: {} may decide, a rule netposture cannot evaluate)",
+                                        line(),
+                                        rules.join(" and ")
+                                    ),
+                                    definite: false,
+                                })
+                            }
                             Reach::Denied => None,
                         }
                     })

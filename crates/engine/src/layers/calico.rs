@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::calico_selector::Expr;
 use super::selectors::{cidr, list};
-use super::{Action, LabelMatch, LayerPeer, LayerPolicy, LayerRule, Note, PodSet, Scope, Stage};
+use super::{
+    Action, LabelMatch, LayerPeer, LayerPolicy, LayerRule, Note, PodSet, RulePosition, Scope, Stage,
+};
 use crate::model::{Direction, PortMatch, PortSpec, Protocol};
 
 pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
@@ -80,11 +82,13 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
         let items = list(&spec[&key], &key).unwrap_or_default();
         for (index, item) in items.iter().enumerate() {
             let field = format!("{key}[{index}]");
+            let at = RulePosition::of(direction, index);
             match rule(
                 item,
                 direction,
                 own.as_deref(),
                 order,
+                at,
                 &field,
                 &mut policy.notes,
             ) {
@@ -139,6 +143,7 @@ fn rule(
     direction: Direction,
     own: Option<&str>,
     order: f64,
+    at: RulePosition,
     field: &str,
     notes: &mut Vec<Note>,
 ) -> Result<Option<LayerRule>, String> {
@@ -157,6 +162,7 @@ fn rule(
     };
     match matcher(item, direction, own, protocol) {
         Ok((peers, ports)) => Ok(Some(LayerRule {
+            at,
             action,
             order,
             peers,
@@ -170,6 +176,7 @@ fn rule(
                 format!("{field}: {error}; which traffic it matches is unknown"),
             ));
             Ok(Some(LayerRule {
+                at,
                 action,
                 order,
                 peers: vec![LayerPeer::Unevaluated],

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::selectors::{cidr, list};
 use super::{
     Action, LabelMatch, LayerPeer, LayerPolicy, LayerRule, NETWORK_POLICY_ORDER, Note, PodSet,
-    Scope, Stage,
+    RulePosition, Scope, Stage,
 };
 use crate::convert::parse_cidr;
 use crate::model::{Direction, IpBlock, NAMESPACE_NAME_LABEL, PortMatch, PortSpec, Protocol};
@@ -106,7 +106,8 @@ pub(super) fn convert(policy: &mut LayerPolicy, object: &Value) {
                     own: own.as_deref(),
                     notes: &mut policy.notes,
                 };
-                if let Some(converted) = reader.read(item, action, order) {
+                let at = RulePosition { list: key, index };
+                if let Some(converted) = reader.read(item, at, action, order) {
                     rules.push(converted);
                 }
             }
@@ -200,7 +201,13 @@ impl RuleReader<'_> {
     }
 
     /// `None` when the rule matches nothing (no peer and no port).
-    fn read(mut self, item: &Value, action: Action, order: f64) -> Option<LayerRule> {
+    fn read(
+        mut self,
+        item: &Value,
+        at: RulePosition,
+        action: Action,
+        order: f64,
+    ) -> Option<LayerRule> {
         let prefix = match self.direction {
             Direction::Ingress => "from",
             Direction::Egress => "to",
@@ -275,6 +282,7 @@ impl RuleReader<'_> {
             return None;
         }
         Some(LayerRule {
+            at,
             action,
             order,
             peers,

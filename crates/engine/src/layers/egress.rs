@@ -50,6 +50,17 @@ struct Walk<'w> {
     /// Whether NetworkPolicies select the pod for egress, and their rules.
     selected: bool,
     network_policy: &'w [(&'w str, &'w Rule)],
+    /// The first Deny or Pass rule with a peer netposture cannot evaluate
+    /// that may take some of the open addresses away.
+    may_close: Option<String>,
+}
+
+/// Whether a pod may reach every public address: definitely, or unless a
+/// rule netposture cannot evaluate denies some of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OpenEgress {
+    Open(String),
+    Undetermined(String),
 }
 
 impl Walk<'_> {
@@ -70,6 +81,19 @@ impl Walk<'_> {
                     .any(|p| p.admits(self.protocol, self.port, None))
             {
                 continue;
+            }
+            if rule.action != Action::Allow
+                && rule.has_unevaluated_peer()
+                && *open != Intervals::default()
+            {
+                self.may_close.get_or_insert_with(|| {
+                    format!(
+                        "{} {} ({})",
+                        applied.policy.describe(),
+                        rule.at,
+                        applied.policy.tier()
+                    )
+                });
             }
             let matched = intersection(open, &layer_addresses(rule, self.family));
             if matched == Intervals::default() {
@@ -126,12 +150,13 @@ impl Walk<'_> {
 /// Why a pod whose egress `policies` (NetworkPolicies) and `side` (layer
 /// rules) govern may reach every public address of a family on some port,
 /// or `None` when it may not.
-pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<String> {
+pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<OpenEgress> {
     let rules: Vec<(&str, &Rule)> = policies
         .iter()
         .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
         .filter(|(_, r)| admits_addresses(r))
         .collect();
+    let mut undetermined = None;
     for protocol in Protocol::ALL {
         // Between two consecutive bounds every rule's answer is constant.
         let bounds: BTreeSet<u32> = rules
@@ -156,17 +181,31 @@ pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<
                     family,
                     selected: !policies.is_empty(),
                     network_policy: &rules,
+                    // A policy that could not be read may deny anything.
+                    may_close: side
+                        .unread
+                        .first()
+                        .map(|p| format!("{} ({})", p.describe(), p.tier())),
                 };
                 if walk.covers_public(side) {
                     let by: Vec<String> = walk.by.into_iter().collect();
-                    return Some(format!(
+                    let reason = format!(
                         "every public {} address on {protocol}/{port}: {}",
                         family.name(),
                         by.join(", ")
-                    ));
+                    );
+                    match walk.may_close {
+                        None => return Some(OpenEgress::Open(reason)),
+                        // Another port or family may still be definitely open.
+                        Some(rule) => {
+                            undetermined.get_or_insert(OpenEgress::Undetermined(format!(
+                                "{reason}, unless {rule}, a rule netposture cannot evaluate, denies some"
+                            )));
+                        }
+                    }
                 }
             }
         }
     }
-    None
+    undetermined
 }

@@ -25,7 +25,7 @@ use crate::model::{Direction, IpBlock, Labels, Pod, PortMatch, Protocol};
 use crate::reach::Remote;
 
 pub(crate) use defaults::{LayerDefault, default_of};
-pub(crate) use egress::open_egress;
+pub(crate) use egress::{OpenEgress, open_egress};
 
 /// A kind of policy layer, by API group and kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -265,9 +265,36 @@ impl LayerPeer {
     }
 }
 
+/// Where a rule is written in its object: the list (`egress`, Cilium's
+/// `egressDeny`) and the 0-based index in it, counting rules left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RulePosition {
+    pub list: &'static str,
+    pub index: usize,
+}
+
+impl RulePosition {
+    /// The plain `ingress`/`egress` list of `direction`.
+    pub fn of(direction: Direction, index: usize) -> Self {
+        let list = match direction {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        };
+        RulePosition { list, index }
+    }
+}
+
+impl fmt::Display for RulePosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.list, self.index)
+    }
+}
+
 /// One rule of a layer policy, for one direction.
 #[derive(Clone, Debug)]
 pub struct LayerRule {
+    /// Named by this in evidence, never by its place among converted rules.
+    pub at: RulePosition,
     pub action: Action,
     /// Within the stage, lower first; rules of one policy may differ (Cilium's
     /// deny rules come before every allow).
@@ -289,6 +316,13 @@ pub enum Matching {
 }
 
 impl LayerRule {
+    /// Whether a peer netposture cannot evaluate may match where the others do not.
+    pub fn has_unevaluated_peer(&self) -> bool {
+        self.peers
+            .iter()
+            .any(|p| matches!(p, LayerPeer::Unevaluated))
+    }
+
     pub fn matching(
         &self,
         remote: &Remote<'_>,
@@ -521,8 +555,6 @@ pub enum Enforcement {
 #[derive(Clone, Copy, Debug)]
 pub struct Applied<'a> {
     pub policy: &'a LayerPolicy,
-    /// 0-based index in the policy's list for the direction (as converted).
-    pub index: usize,
     pub rule: &'a LayerRule,
 }
 
@@ -584,11 +616,7 @@ impl<'a> LayerSide<'a> {
                 side.isolating.push(policy);
             }
             side.rules
-                .extend(rules.iter().enumerate().map(|(index, rule)| Applied {
-                    policy,
-                    index,
-                    rule,
-                }));
+                .extend(rules.iter().map(|rule| Applied { policy, rule }));
         }
         // Stable: within one order, policies keep the index's name order and rules their own.
         side.rules.sort_by(|a, b| {

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::selectors::{cidr, kube_selector, list};
-use super::{Action, LayerPeer, LayerPolicy, LayerRule, Note, PodSet, Scope, Stage};
+use super::{Action, LayerPeer, LayerPolicy, LayerRule, Note, PodSet, RulePosition, Scope, Stage};
 use crate::model::{Direction, PortMatch, PortSpec, Protocol};
 
 const CLUSTER_NETWORK_POLICY: &str = "ClusterNetworkPolicy";
@@ -53,7 +53,8 @@ pub(super) fn convert(policy: &mut LayerPolicy, spec: &Value) {
         let mut rules = Vec::new();
         for (index, item) in items.iter().enumerate() {
             let field = format!("{direction}[{index}]");
-            match rule(item, direction, &field, order, v2, &mut policy.notes) {
+            let at = RulePosition::of(direction, index);
+            match rule(item, direction, at, &field, order, v2, &mut policy.notes) {
                 Ok(rule) => rules.push(rule),
                 Err(error) => policy.notes.push(Note::new(
                     Some(direction),
@@ -117,6 +118,7 @@ fn peer_fields(direction: Direction) -> &'static [&'static str] {
 fn rule(
     item: &Value,
     direction: Direction,
+    at: RulePosition,
     field: &str,
     order: f64,
     v2: bool,
@@ -145,6 +147,7 @@ fn rule(
                 continue;
             }
             return Ok(LayerRule {
+                at,
                 action: Action::Deny,
                 order,
                 peers: Vec::new(),
@@ -187,6 +190,7 @@ fn rule(
         ports(&item["ports"], field)?
     };
     Ok(LayerRule {
+        at,
         action,
         order,
         peers,

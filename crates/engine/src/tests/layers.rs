@@ -438,6 +438,7 @@ fn rule_21_explain_names_the_deciding_layer_rule() {
         SideReason::LayerRule {
             policy: "adminnetworkpolicy/deny-dns".into(),
             tier: "Admin tier, priority 5".into(),
+            list: "egress",
             rule: 0,
             action: crate::layers::Action::Deny,
         }
@@ -781,4 +782,39 @@ fn rule_10_a_layer_cidr_holds_a_pod_whose_ip_is_unknown_only_if_it_holds_the_pod
     let public = deny_to("'8.8.8.0/24'");
     assert_eq!(public(&unknown), Reach::Allowed);
     assert_eq!(public(&inside), Reach::Allowed);
+}
+
+#[test]
+fn rule_22_evidence_names_cilium_rules_by_their_own_list() {
+    // egress[0] has no port netposture reads (ICMP) and is left out, not renumbered.
+    let spec = "{endpointSelector: {}, egressDeny: [{toCIDR: [203.0.113.0/24]}], egress: [{toCIDR: [192.0.2.0/24], toPorts: [{ports: [{port: '8', protocol: ICMP}]}]}, {toCIDR: [198.51.100.0/24]}]}";
+    let c = cluster(&format!(
+        "{CILIUM}{}{}",
+        cnp("a", "partner", spec),
+        pod("a", "web", "app: web")
+    ));
+    let named = |address| match egress_to(&c, address).reason {
+        SideReason::LayerRule { list, rule, .. } => format!("{list}[{rule}]"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(named("203.0.113.1"), "egressDeny[0]");
+    assert_eq!(named("198.51.100.1"), "egress[1]");
+}
+
+#[test]
+fn rule_22_evidence_counts_calico_log_rules_in_the_written_list() {
+    let gnp = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: logged}\nspec: {order: 10, selector: all(), types: [Egress], egress: [{action: Log}, {action: Deny, destination: {nets: [203.0.113.0/24]}}]}\n---\n";
+    let c = cluster(&format!("{CALICO}{gnp}{}", pod("a", "web", "app: web")));
+    assert!(
+        matches!(
+            egress_to(&c, "203.0.113.1").reason,
+            SideReason::LayerRule {
+                list: "egress",
+                rule: 1,
+                ..
+            }
+        ),
+        "{:?}",
+        egress_to(&c, "203.0.113.1")
+    );
 }

@@ -227,3 +227,22 @@ pub(crate) fn reach_address(
 
 pub(crate) const TCP: Protocol = Protocol::Tcp;
 pub(crate) const UDP: Protocol = Protocol::Udp;
+
+/// The egress side of `a/web` to `address` on TCP/443.
+pub(crate) fn egress_to(c: &Cluster, address: &str) -> reach::SideVerdict {
+    let (source, state) = endpoint(c, "a/web");
+    let egress = layer_side(c, &source, Direction::Egress);
+    reach::explain_connection(
+        &Remote::Pod(source),
+        &reach::selecting(state, source.pod, Direction::Egress),
+        &Remote::Address(address.parse().unwrap()),
+        &[],
+        &LayerEnds {
+            egress: &egress,
+            ingress: &LayerSide::NONE,
+        },
+        TCP,
+        443,
+    )
+    .egress
+}

@@ -3,7 +3,7 @@
 use super::*;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 
-const METRICS_SERVER: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: metrics-server, namespace: kube-system, labels: {k8s-app: metrics-server}}\nspec: {containers: [{name: main, image: ms, ports: [{name: https, containerPort: 443}]}]}\n---\n";
+pub(super) const METRICS_SERVER: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: metrics-server, namespace: kube-system, labels: {k8s-app: metrics-server}}\nspec: {containers: [{name: main, image: ms, ports: [{name: https, containerPort: 443}]}]}\n---\n";
 const DENY_ALL: &str = "{podSelector: {}, policyTypes: [Ingress, Egress]}";
 
 fn system_check(cluster: &Cluster, namespace: &str) -> Check {

@@ -16,25 +16,6 @@ fn anp(name: &str, priority: u32, egress: &str) -> String {
     )
 }
 
-/// The egress side of `a/web` to `address` on TCP/443.
-fn egress_to(c: &Cluster, address: &str) -> reach::SideVerdict {
-    let (source, state) = endpoint(c, "a/web");
-    let egress = layer_side(c, &source, Direction::Egress);
-    reach::explain_connection(
-        &Remote::Pod(source),
-        &reach::selecting(state, source.pod, Direction::Egress),
-        &Remote::Address(address.parse().unwrap()),
-        &[],
-        &LayerEnds {
-            egress: &egress,
-            ingress: &LayerSide::NONE,
-        },
-        TCP,
-        443,
-    )
-    .egress
-}
-
 #[test]
 fn a_nodes_peer_that_may_allow_before_a_deny_leaves_the_flow_undetermined() {
     let c = cluster(&format!(
@@ -55,6 +36,7 @@ fn a_nodes_peer_that_may_allow_before_a_deny_leaves_the_flow_undetermined() {
         SideReason::Undetermined {
             policy: "adminnetworkpolicy/nodes-then-deny".into(),
             tier: "Admin tier, priority 5".into(),
+            list: "egress",
             rule: 0,
             action: Action::Allow,
             same_priority_as: None,
@@ -98,6 +80,7 @@ fn admin_policies_sharing_a_priority_and_deciding_otherwise_leave_it_undetermine
         SideReason::Undetermined {
             policy: "adminnetworkpolicy/b-deny".into(),
             tier: "Admin tier, priority 5".into(),
+            list: "egress",
             rule: 0,
             action: Action::Deny,
             same_priority_as: Some("adminnetworkpolicy/a-allow egress[0]".into()),
@@ -141,6 +124,7 @@ fn a_calico_rule_outside_the_evaluated_subset_may_decide() {
         SideReason::Undetermined {
             policy: "globalnetworkpolicy/fancy".into(),
             tier: "Calico, order 10".into(),
+            list: "egress",
             rule: 0,
             action: Action::Deny,
             same_priority_as: None,
@@ -202,5 +186,50 @@ fn a_policy_that_could_not_be_read_leaves_flows_it_may_govern_undetermined() {
     assert_eq!(
         reach_address(&c, "a/web", "198.51.100.1", TCP, 443),
         Reach::Denied
+    );
+}
+
+#[test]
+fn rule_21_system_pods_an_unevaluated_deny_may_shut_out_are_a_warning_not_a_fail() {
+    // Nothing in `a` isolates web; a Deny to nodes comes first and may match.
+    let c = cluster(&format!(
+        "{COREDNS}{}{}{}",
+        super::system::METRICS_SERVER,
+        anp("deny-nodes", 5, "[{action: Deny, to: [{nodes: {}}]}]"),
+        pod("a", "web", "app: web")
+    ));
+    let system = posture(&c, "a")
+        .check("system-namespaces-isolated")
+        .cloned()
+        .unwrap();
+    assert_eq!(system.status, CheckStatus::Warn, "{system:?}");
+    assert!(system.message.starts_with("undetermined: "), "{system:?}");
+    assert_eq!(
+        system.evidence,
+        [
+            "pod/web -> kube-system/metrics-server:443/TCP (undetermined: adminnetworkpolicy/deny-nodes egress[0] (Admin tier, priority 5) may decide, a rule netposture cannot evaluate)"
+        ]
+    );
+}
+
+#[test]
+fn rule_22_egress_an_unevaluated_calico_deny_may_close_is_a_warning_not_a_fail() {
+    let gnp = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: fancy}\nspec: {order: 10, selector: all(), types: [Egress], egress: [{action: Deny, destination: {selector: \"app == 'x' || app == 'y'\"}}, {action: Allow}]}\n---\n";
+    let c = cluster(&format!("{CALICO}{gnp}{}", pod("a", "web", "app: web")));
+    let egress = posture(&c, "a")
+        .check("egress-restricted")
+        .cloned()
+        .unwrap();
+    assert_eq!(egress.status, CheckStatus::Warn, "{egress:?}");
+    assert!(
+        egress.message.starts_with("undetermined: 1 pod(s)"),
+        "{egress:?}"
+    );
+    assert!(
+        egress.evidence[0].starts_with("pod/web: every public IPv4 address on TCP/1: ")
+            && egress.evidence[0].ends_with(
+                ", unless globalnetworkpolicy/fancy egress[0] (Calico, order 10), a rule netposture cannot evaluate, denies some"
+            ),
+        "{egress:?}"
     );
 }
