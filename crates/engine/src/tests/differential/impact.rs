@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::networking::v1::Ingress;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{TestCaseError, TestError, TestRunner};
@@ -32,6 +33,38 @@ enum Change {
     DeleteNode,
     /// A LoadBalancer Service selecting the labels of a pod of the other cluster.
     PutService(Index),
+    /// An Ingress, over an earlier version of it or none.
+    PutIngress(IngressShape, Option<IngressShape>),
+    /// An Ingress the cluster holds, deleted.
+    DeleteIngress(IngressShape),
+}
+
+/// An Ingress in the namespace of a pod of the other cluster, routing one
+/// host to a Service `web` selecting that pod's labels; the Service is
+/// there (ClusterIP) only when `service` says so.
+#[derive(Clone, Debug)]
+struct IngressShape {
+    pod: Index,
+    host: usize,
+    tls: bool,
+    service: bool,
+}
+
+const INGRESS_HOSTS: [&str; 2] = ["shop.example.com", "api.example.com"];
+
+fn ingress_shape() -> impl Strategy<Value = IngressShape> {
+    (
+        any::<Index>(),
+        0..INGRESS_HOSTS.len(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(pod, host, tls, service)| IngressShape {
+            pod,
+            host,
+            tls,
+            service,
+        })
 }
 
 const NODE_CIDRS: [&[&str]; 4] = [&["10.0.0.0/16"], &["172.20.0.0/16"], &["fd00::/64"], &[]];
@@ -47,7 +80,66 @@ fn change() -> impl Strategy<Value = Change> {
         any::<Index>().prop_map(Change::PutNode),
         Just(Change::DeleteNode),
         any::<Index>().prop_map(Change::PutService),
+        (ingress_shape(), proptest::option::of(ingress_shape()))
+            .prop_map(|(shape, previous)| Change::PutIngress(shape, previous)),
+        ingress_shape().prop_map(Change::DeleteIngress),
     ]
+}
+
+/// The Ingress `shape` describes, with its backend Service when it has one.
+fn ingress(shape: &IngressShape, other: &Objects) -> Option<(Ingress, Option<Service>)> {
+    let pod = other.pods.get(shape.pod.index(other.pods.len().max(1)))?;
+    let (namespace, _) = name_of(&pod.metadata);
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let host = INGRESS_HOSTS[shape.host];
+    let mut spec = json!({"rules": [{"host": host, "http": {"paths": [{
+        "path": "/", "pathType": "Prefix",
+        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+    }]}}]});
+    if shape.tls {
+        spec["tls"] = json!([{"hosts": [host], "secretName": "shop-tls"}]);
+    }
+    let ingress = serde_json::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "shop", "namespace": namespace},
+        "spec": spec,
+    }))
+    .expect("a valid Ingress");
+    let service = shape.service.then(|| {
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        }))
+        .expect("a valid Service")
+    });
+    Some((ingress, service))
+}
+
+/// What the cluster holds before the change, beyond the generated objects:
+/// the earlier version of what is put, the object that is deleted.
+fn prepare(cluster: &mut Cluster, change: &Change, other: &Objects) {
+    let service_of = |shape: &IngressShape, cluster: &mut Cluster| {
+        if let Some((_, Some(service))) = ingress(shape, other) {
+            cluster.apply_service(&service);
+        }
+    };
+    let ingress_of = |shape: &IngressShape, cluster: &mut Cluster| {
+        service_of(shape, cluster);
+        if let Some((ingress, _)) = ingress(shape, other) {
+            cluster.apply_ingress(&ingress);
+        }
+    };
+    match change {
+        Change::PutIngress(shape, previous) => {
+            if let Some(previous) = previous {
+                ingress_of(previous, cluster);
+            }
+            service_of(shape, cluster);
+        }
+        Change::DeleteIngress(shape) => ingress_of(shape, cluster),
+        _ => {}
+    }
 }
 
 fn name_of(
@@ -151,6 +243,25 @@ fn apply(
             cluster.apply_service(&service);
             before.merge(cluster.affected_by_service(&namespace, "web"))
         }
+        // Its Service is in place already (`prepare`): only the Ingress changes.
+        Change::PutIngress(shape, _) => {
+            let Some((ingress, _)) = ingress(shape, other) else {
+                return Affected::Nothing;
+            };
+            let (namespace, name) = name_of(&ingress.metadata);
+            let before = cluster.affected_by_ingress(&namespace, &name);
+            cluster.apply_ingress(&ingress);
+            before.merge(cluster.affected_by_ingress(&namespace, &name))
+        }
+        Change::DeleteIngress(shape) => {
+            let Some((ingress, _)) = ingress(shape, other) else {
+                return Affected::Nothing;
+            };
+            let (namespace, name) = name_of(&ingress.metadata);
+            let before = cluster.affected_by_ingress(&namespace, &name);
+            cluster.delete_ingress(&namespace, &name);
+            before
+        }
     }
 }
 
@@ -164,6 +275,7 @@ fn missed(shape: &ClusterShape, other: &ClusterShape, change: &Change) -> Vec<St
     let (own, other) = (shape.objects(), other.objects());
     let settings = Settings::default();
     let mut cluster = index(&own);
+    prepare(&mut cluster, change, &other);
     let before = reports(&cluster, &settings);
     let affected = apply(&mut cluster, &settings, change, &other, &own);
     let after = reports(&cluster, &settings);
