@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 pub const NAMESPACE_NAMES: [&str; 4] = ["ns-a", "ns-b", "ns-c", "ns-d"];
 
-const POD_LABELS: &[(&str, &str)] = &[
+pub(super) const POD_LABELS: &[(&str, &str)] = &[
     ("app", "web"),
     ("app", "api"),
     ("app", "db"),
@@ -25,7 +25,7 @@ const POD_LABELS: &[(&str, &str)] = &[
     ("env", "dev"),
 ];
 
-const NAMESPACE_LABELS: &[(&str, &str)] = &[
+pub(super) const NAMESPACE_LABELS: &[(&str, &str)] = &[
     ("team", "blue"),
     ("team", "red"),
     ("env", "prod"),

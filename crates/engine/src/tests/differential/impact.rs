@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::generate::{self, ClusterShape, Objects};
 use super::{config, index};
+use crate::layers::{LayerPolicy, layer_kind};
 use crate::{Affected, Cluster, Evaluator, NamespacePosture, Settings};
 
 /// One change, with what it takes from a second random cluster.
@@ -37,6 +38,88 @@ enum Change {
     PutIngress(IngressShape, Option<IngressShape>),
     /// An Ingress the cluster holds, deleted.
     DeleteIngress(IngressShape),
+    /// An (Baseline)AdminNetworkPolicy, over an earlier version of it or none.
+    PutLayer(LayerShape, Option<LayerShape>),
+    /// An (Baseline)AdminNetworkPolicy the cluster holds, deleted.
+    DeleteLayer(LayerShape),
+}
+
+/// An AdminNetworkPolicy, or the BaselineAdminNetworkPolicy, with a subject
+/// selecting namespaces or pods by a generated label and one Deny or Allow
+/// rule to (or from) the namespaces with a generated label.
+#[derive(Clone, Debug)]
+struct LayerShape {
+    baseline: bool,
+    subject_pods: bool,
+    subject: Index,
+    egress: bool,
+    deny: bool,
+    peer: Index,
+}
+
+fn layer_shape() -> impl Strategy<Value = LayerShape> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<Index>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<Index>(),
+    )
+        .prop_map(
+            |(baseline, subject_pods, subject, egress, deny, peer)| LayerShape {
+                baseline,
+                subject_pods,
+                subject,
+                egress,
+                deny,
+                peer,
+            },
+        )
+}
+
+/// The object `shape` describes, as the operator's watch hands it over.
+fn layer(shape: &LayerShape) -> (&'static str, serde_json::Value) {
+    let pick = |labels: &[(&str, &str)], index: &Index| {
+        let (key, value) = labels[index.index(labels.len())];
+        json!({"matchLabels": {key: value}})
+    };
+    let subject = if shape.subject_pods {
+        json!({"pods": {"namespaceSelector": {}, "podSelector": pick(generate::POD_LABELS, &shape.subject)}})
+    } else {
+        json!({"namespaces": pick(generate::NAMESPACE_LABELS, &shape.subject)})
+    };
+    let (direction, peers) = if shape.egress {
+        ("egress", "to")
+    } else {
+        ("ingress", "from")
+    };
+    let action = if shape.deny { "Deny" } else { "Allow" };
+    let rule = json!({"name": "one", "action": action,
+        peers: [{"namespaces": pick(generate::NAMESPACE_LABELS, &shape.peer)}]});
+    let mut spec = json!({"subject": subject, direction: [rule]});
+    let (kind, name) = if shape.baseline {
+        ("BaselineAdminNetworkPolicy", "default")
+    } else {
+        spec["priority"] = json!(10);
+        ("AdminNetworkPolicy", "tiered")
+    };
+    let object = json!({
+        "apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    (kind, object)
+}
+
+/// Indexes a layer object as the operator's watch does, returning what it affects.
+fn apply_layer(cluster: &mut Cluster, settings: &Settings, shape: &LayerShape) -> Affected {
+    let (kind, object) = layer(shape);
+    let kind = layer_kind("policy.networking.k8s.io", kind).expect("a layer kind");
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let affected = cluster.affected_by_layer(settings, kind, None);
+    cluster.apply_layer_policy(LayerPolicy::from_object(kind, None, name, &object));
+    affected
 }
 
 /// An Ingress in the namespace of a pod of the other cluster, routing one
@@ -83,6 +166,15 @@ fn change() -> impl Strategy<Value = Change> {
         (ingress_shape(), proptest::option::of(ingress_shape()))
             .prop_map(|(shape, previous)| Change::PutIngress(shape, previous)),
         ingress_shape().prop_map(Change::DeleteIngress),
+        (layer_shape(), proptest::option::of(layer_shape())).prop_map(|(shape, previous)| {
+            // The same object's earlier version: the same kind.
+            let previous = previous.map(|p| LayerShape {
+                baseline: shape.baseline,
+                ..p
+            });
+            Change::PutLayer(shape, previous)
+        }),
+        layer_shape().prop_map(Change::DeleteLayer),
     ]
 }
 
@@ -118,7 +210,7 @@ fn ingress(shape: &IngressShape, other: &Objects) -> Option<(Ingress, Option<Ser
 
 /// What the cluster holds before the change, beyond the generated objects:
 /// the earlier version of what is put, the object that is deleted.
-fn prepare(cluster: &mut Cluster, change: &Change, other: &Objects) {
+fn prepare(cluster: &mut Cluster, settings: &Settings, change: &Change, other: &Objects) {
     let service_of = |shape: &IngressShape, cluster: &mut Cluster| {
         if let Some((_, Some(service))) = ingress(shape, other) {
             cluster.apply_service(&service);
@@ -138,6 +230,9 @@ fn prepare(cluster: &mut Cluster, change: &Change, other: &Objects) {
             service_of(shape, cluster);
         }
         Change::DeleteIngress(shape) => ingress_of(shape, cluster),
+        Change::PutLayer(_, Some(shape)) | Change::DeleteLayer(shape) => {
+            apply_layer(cluster, settings, shape);
+        }
         _ => {}
     }
 }
@@ -262,6 +357,15 @@ fn apply(
             cluster.delete_ingress(&namespace, &name);
             before
         }
+        Change::PutLayer(shape, _) => apply_layer(cluster, settings, shape),
+        Change::DeleteLayer(shape) => {
+            let (kind, object) = layer(shape);
+            let kind = layer_kind("policy.networking.k8s.io", kind).expect("a layer kind");
+            let name = object["metadata"]["name"].as_str().unwrap_or_default();
+            let affected = cluster.affected_by_layer(settings, kind, None);
+            cluster.delete_layer_policy(kind, None, name);
+            affected
+        }
     }
 }
 
@@ -275,7 +379,7 @@ fn missed(shape: &ClusterShape, other: &ClusterShape, change: &Change) -> Vec<St
     let (own, other) = (shape.objects(), other.objects());
     let settings = Settings::default();
     let mut cluster = index(&own);
-    prepare(&mut cluster, change, &other);
+    prepare(&mut cluster, &settings, change, &other);
     let before = reports(&cluster, &settings);
     let affected = apply(&mut cluster, &settings, change, &other, &own);
     let after = reports(&cluster, &settings);
