@@ -42,6 +42,70 @@ enum Change {
     PutLayer(LayerShape, Option<LayerShape>),
     /// An (Baseline)AdminNetworkPolicy the cluster holds, deleted.
     DeleteLayer(LayerShape),
+    /// A PeerAuthentication, over an earlier version of it or none.
+    PutPeerAuthentication(PeerAuthenticationShape, Option<PeerAuthenticationShape>),
+    /// A PeerAuthentication the cluster holds, deleted.
+    DeletePeerAuthentication(PeerAuthenticationShape),
+}
+
+/// A PeerAuthentication `pa` in a generated namespace or Istio's root one,
+/// for the whole namespace or the pods with a generated label; `other`
+/// puts a second one (`base`, namespace-wide in `ns-a`) in place first, so
+/// this one is not the only sign of Istio.
+#[derive(Clone, Debug)]
+struct PeerAuthenticationShape {
+    namespace: Index,
+    selector: Option<Index>,
+    mode: Index,
+    other: bool,
+}
+
+const PEER_AUTHENTICATION_NAMESPACES: [&str; 5] = ["ns-a", "ns-b", "ns-c", "ns-d", "istio-system"];
+const MTLS_MODES: [&str; 3] = ["STRICT", "PERMISSIVE", "DISABLE"];
+
+fn peer_authentication_shape() -> impl Strategy<Value = PeerAuthenticationShape> {
+    (
+        any::<Index>(),
+        proptest::option::of(any::<Index>()),
+        any::<Index>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(namespace, selector, mode, other)| PeerAuthenticationShape {
+                namespace,
+                selector,
+                mode,
+                other,
+            },
+        )
+}
+
+fn peer_authentication(shape: &PeerAuthenticationShape) -> serde_json::Value {
+    let namespace =
+        PEER_AUTHENTICATION_NAMESPACES[shape.namespace.index(PEER_AUTHENTICATION_NAMESPACES.len())];
+    let mut spec = json!({"mtls": {"mode": MTLS_MODES[shape.mode.index(MTLS_MODES.len())]}});
+    if let Some(selector) = &shape.selector {
+        let (key, value) = generate::POD_LABELS[selector.index(generate::POD_LABELS.len())];
+        spec["selector"] = json!({"matchLabels": {key: value}});
+    }
+    json!({
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": {"name": "pa", "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+/// Indexes a PeerAuthentication as the operator's watch does, returning what it affects.
+fn apply_peer_authentication(
+    cluster: &mut Cluster,
+    settings: &Settings,
+    object: &serde_json::Value,
+) -> Affected {
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let before = cluster.affected_by_peer_authentication(settings, namespace, name);
+    cluster.apply_peer_authentication(object);
+    before.merge(cluster.affected_by_peer_authentication(settings, namespace, name))
 }
 
 /// An AdminNetworkPolicy, or the BaselineAdminNetworkPolicy, with a subject
@@ -175,6 +239,20 @@ fn change() -> impl Strategy<Value = Change> {
             Change::PutLayer(shape, previous)
         }),
         layer_shape().prop_map(Change::DeleteLayer),
+        (
+            peer_authentication_shape(),
+            proptest::option::of(peer_authentication_shape())
+        )
+            .prop_map(|(shape, previous)| {
+                // The same object's earlier version: the same namespace.
+                let previous = previous.map(|p| PeerAuthenticationShape {
+                    namespace: shape.namespace,
+                    other: shape.other,
+                    ..p
+                });
+                Change::PutPeerAuthentication(shape, previous)
+            }),
+        peer_authentication_shape().prop_map(Change::DeletePeerAuthentication),
     ]
 }
 
@@ -208,6 +286,14 @@ fn ingress(shape: &IngressShape, other: &Objects) -> Option<(Ingress, Option<Ser
     Some((ingress, service))
 }
 
+fn other_peer_authentication() -> serde_json::Value {
+    json!({
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": {"name": "base", "namespace": "ns-a"},
+        "spec": {"mtls": {"mode": "STRICT"}},
+    })
+}
+
 /// What the cluster holds before the change, beyond the generated objects:
 /// the earlier version of what is put, the object that is deleted.
 fn prepare(cluster: &mut Cluster, settings: &Settings, change: &Change, other: &Objects) {
@@ -232,6 +318,20 @@ fn prepare(cluster: &mut Cluster, settings: &Settings, change: &Change, other: &
         Change::DeleteIngress(shape) => ingress_of(shape, cluster),
         Change::PutLayer(_, Some(shape)) | Change::DeleteLayer(shape) => {
             apply_layer(cluster, settings, shape);
+        }
+        Change::PutPeerAuthentication(shape, previous) => {
+            if shape.other {
+                cluster.apply_peer_authentication(&other_peer_authentication());
+            }
+            if let Some(previous) = previous {
+                cluster.apply_peer_authentication(&peer_authentication(previous));
+            }
+        }
+        Change::DeletePeerAuthentication(shape) => {
+            if shape.other {
+                cluster.apply_peer_authentication(&other_peer_authentication());
+            }
+            cluster.apply_peer_authentication(&peer_authentication(shape));
         }
         _ => {}
     }
@@ -366,6 +466,16 @@ fn apply(
             cluster.delete_layer_policy(kind, None, name);
             affected
         }
+        Change::PutPeerAuthentication(shape, _) => {
+            apply_peer_authentication(cluster, settings, &peer_authentication(shape))
+        }
+        Change::DeletePeerAuthentication(shape) => {
+            let object = peer_authentication(shape);
+            let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+            let affected = cluster.affected_by_peer_authentication(settings, namespace, "pa");
+            cluster.delete_peer_authentication(namespace, "pa");
+            affected
+        }
     }
 }
 
@@ -405,7 +515,7 @@ fn missed(shape: &ClusterShape, other: &ClusterShape, change: &Change) -> Vec<St
 
 #[test]
 fn every_namespace_whose_report_changes_is_affected() {
-    let mut runner = TestRunner::new(config(300));
+    let mut runner = TestRunner::new(config(600));
     let strategy = (generate::cluster(), generate::cluster(), change());
     let result = runner.run(&strategy, |(shape, other, change)| {
         match missed(&shape, &other, &change).as_slice() {
