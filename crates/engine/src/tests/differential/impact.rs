@@ -46,6 +46,66 @@ enum Change {
     PutPeerAuthentication(PeerAuthenticationShape, Option<PeerAuthenticationShape>),
     /// A PeerAuthentication the cluster holds, deleted.
     DeletePeerAuthentication(PeerAuthenticationShape),
+    /// A Calico NetworkPolicy (namespaced), over an earlier version of it or none.
+    PutCalico(CalicoShape, Option<CalicoShape>),
+    /// A Calico NetworkPolicy the cluster holds, deleted.
+    DeleteCalico(CalicoShape),
+}
+
+/// A Calico NetworkPolicy `calico` in a generated namespace, selecting all
+/// its pods, with one Deny or Allow rule whose peer is the namespaces with
+/// a generated label.
+#[derive(Clone, Debug)]
+struct CalicoShape {
+    namespace: Index,
+    egress: bool,
+    deny: bool,
+    peer: Index,
+}
+
+fn calico_shape() -> impl Strategy<Value = CalicoShape> {
+    (any::<Index>(), any::<bool>(), any::<bool>(), any::<Index>()).prop_map(
+        |(namespace, egress, deny, peer)| CalicoShape {
+            namespace,
+            egress,
+            deny,
+            peer,
+        },
+    )
+}
+
+fn calico(shape: &CalicoShape) -> (String, serde_json::Value) {
+    let namespace =
+        generate::NAMESPACE_NAMES[shape.namespace.index(generate::NAMESPACE_NAMES.len())];
+    let (key, value) =
+        generate::NAMESPACE_LABELS[shape.peer.index(generate::NAMESPACE_LABELS.len())];
+    let (direction, peer) = if shape.egress {
+        ("egress", "destination")
+    } else {
+        ("ingress", "source")
+    };
+    let rule = json!({"action": if shape.deny { "Deny" } else { "Allow" },
+        peer: {"namespaceSelector": format!("{key} == '{value}'")}});
+    let object = json!({
+        "apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "calico", "namespace": namespace},
+        "spec": {"selector": "all()", direction: [rule]},
+    });
+    (namespace.to_string(), object)
+}
+
+/// Indexes a Calico NetworkPolicy as the operator's watch does.
+fn apply_calico(cluster: &mut Cluster, settings: &Settings, shape: &CalicoShape) -> Affected {
+    let (namespace, object) = calico(shape);
+    let kind = layer_kind("crd.projectcalico.org", "NetworkPolicy").expect("a layer kind");
+    let affected = cluster.affected_by_layer(settings, kind, Some(&namespace));
+    cluster.apply_layer_policy(LayerPolicy::from_object(
+        kind,
+        Some(&namespace),
+        "calico",
+        &object,
+    ));
+    affected
 }
 
 /// A PeerAuthentication `pa` in a generated namespace or Istio's root one,
@@ -253,6 +313,14 @@ fn change() -> impl Strategy<Value = Change> {
                 Change::PutPeerAuthentication(shape, previous)
             }),
         peer_authentication_shape().prop_map(Change::DeletePeerAuthentication),
+        (calico_shape(), proptest::option::of(calico_shape())).prop_map(|(shape, previous)| {
+            let previous = previous.map(|p| CalicoShape {
+                namespace: shape.namespace,
+                ..p
+            });
+            Change::PutCalico(shape, previous)
+        }),
+        calico_shape().prop_map(Change::DeleteCalico),
     ]
 }
 
@@ -326,6 +394,9 @@ fn prepare(cluster: &mut Cluster, settings: &Settings, change: &Change, other: &
             if let Some(previous) = previous {
                 cluster.apply_peer_authentication(&peer_authentication(previous));
             }
+        }
+        Change::PutCalico(_, Some(shape)) | Change::DeleteCalico(shape) => {
+            apply_calico(cluster, settings, shape);
         }
         Change::DeletePeerAuthentication(shape) => {
             if shape.other {
@@ -474,6 +545,14 @@ fn apply(
             let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
             let affected = cluster.affected_by_peer_authentication(settings, namespace, "pa");
             cluster.delete_peer_authentication(namespace, "pa");
+            affected
+        }
+        Change::PutCalico(shape, _) => apply_calico(cluster, settings, shape),
+        Change::DeleteCalico(shape) => {
+            let (namespace, _) = calico(shape);
+            let kind = layer_kind("crd.projectcalico.org", "NetworkPolicy").expect("a layer kind");
+            let affected = cluster.affected_by_layer(settings, kind, Some(&namespace));
+            cluster.delete_layer_policy(kind, Some(&namespace), "calico");
             affected
         }
     }
