@@ -109,15 +109,30 @@ fn apply_calico(cluster: &mut Cluster, settings: &Settings, shape: &CalicoShape)
 }
 
 /// A PeerAuthentication `pa` in a generated namespace or Istio's root one,
-/// for the whole namespace or the pods with a generated label; `other`
-/// puts a second one (`base`, namespace-wide in `ns-a`) in place first, so
-/// this one is not the only sign of Istio.
+/// for the whole namespace or the pods with a generated label, beside
+/// another sign of Istio or none.
 #[derive(Clone, Debug)]
 struct PeerAuthenticationShape {
     namespace: Index,
     selector: Option<Index>,
     mode: Index,
-    other: bool,
+    other: Option<OtherSignal>,
+}
+
+/// Another sign of Istio, in place first, so the PeerAuthentication is not the only one.
+#[derive(Clone, Copy, Debug)]
+enum OtherSignal {
+    /// A second PeerAuthentication (`base`, namespace-wide in `ns-a`).
+    PeerAuthentication,
+    /// An istiod pod in Istio's root namespace.
+    ControlPlane,
+}
+
+fn other_signal() -> impl Strategy<Value = Option<OtherSignal>> {
+    proptest::option::of(prop_oneof![
+        Just(OtherSignal::PeerAuthentication),
+        Just(OtherSignal::ControlPlane)
+    ])
 }
 
 const PEER_AUTHENTICATION_NAMESPACES: [&str; 5] = ["ns-a", "ns-b", "ns-c", "ns-d", "istio-system"];
@@ -128,7 +143,7 @@ fn peer_authentication_shape() -> impl Strategy<Value = PeerAuthenticationShape>
         any::<Index>(),
         proptest::option::of(any::<Index>()),
         any::<Index>(),
-        any::<bool>(),
+        other_signal(),
     )
         .prop_map(
             |(namespace, selector, mode, other)| PeerAuthenticationShape {
@@ -354,12 +369,24 @@ fn ingress(shape: &IngressShape, other: &Objects) -> Option<(Ingress, Option<Ser
     Some((ingress, service))
 }
 
-fn other_peer_authentication() -> serde_json::Value {
-    json!({
-        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-        "metadata": {"name": "base", "namespace": "ns-a"},
-        "spec": {"mtls": {"mode": "STRICT"}},
-    })
+fn put_other_signal(cluster: &mut Cluster, other: Option<OtherSignal>) {
+    match other {
+        None => {}
+        Some(OtherSignal::PeerAuthentication) => cluster.apply_peer_authentication(&json!({
+            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": {"name": "base", "namespace": "ns-a"},
+            "spec": {"mtls": {"mode": "STRICT"}},
+        })),
+        Some(OtherSignal::ControlPlane) => cluster.apply_pod(
+            &serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "istiod-1", "namespace": "istio-system", "labels": {"app": "istiod"}},
+                "spec": {"containers": [{"name": "discovery", "image": "istio/pilot"}]},
+                "status": {"podIP": "10.9.0.5"},
+            }))
+            .expect("a valid Pod"),
+        ),
+    }
 }
 
 /// What the cluster holds before the change, beyond the generated objects:
@@ -388,9 +415,7 @@ fn prepare(cluster: &mut Cluster, settings: &Settings, change: &Change, other: &
             apply_layer(cluster, settings, shape);
         }
         Change::PutPeerAuthentication(shape, previous) => {
-            if shape.other {
-                cluster.apply_peer_authentication(&other_peer_authentication());
-            }
+            put_other_signal(cluster, shape.other);
             if let Some(previous) = previous {
                 cluster.apply_peer_authentication(&peer_authentication(previous));
             }
@@ -399,9 +424,7 @@ fn prepare(cluster: &mut Cluster, settings: &Settings, change: &Change, other: &
             apply_calico(cluster, settings, shape);
         }
         Change::DeletePeerAuthentication(shape) => {
-            if shape.other {
-                cluster.apply_peer_authentication(&other_peer_authentication());
-            }
+            put_other_signal(cluster, shape.other);
             cluster.apply_peer_authentication(&peer_authentication(shape));
         }
         _ => {}
