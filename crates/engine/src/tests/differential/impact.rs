@@ -2,7 +2,8 @@
 //! report differs is in the affected set, computed the way the operator's
 //! watches compute it (the object's `affected_by_*` before the change,
 //! merged with the same after it). A namespace left out would keep a stale
-//! report.
+//! report. The cluster may hold an (Baseline)AdminNetworkPolicy beforehand,
+//! so changes to pods and namespace labels meet its selectors too.
 
 use std::collections::BTreeSet;
 
@@ -587,10 +588,18 @@ fn reports(cluster: &Cluster, settings: &Settings) -> Vec<(String, NamespacePost
 
 /// Namespaces whose report changed (or appeared, or went) but which the
 /// change did not name.
-fn missed(shape: &ClusterShape, other: &ClusterShape, change: &Change) -> Vec<String> {
+fn missed(
+    shape: &ClusterShape,
+    other: &ClusterShape,
+    background: &Option<LayerShape>,
+    change: &Change,
+) -> Vec<String> {
     let (own, other) = (shape.objects(), other.objects());
     let settings = Settings::default();
     let mut cluster = index(&own);
+    if let Some(background) = background {
+        apply_layer(&mut cluster, &settings, background);
+    }
     prepare(&mut cluster, &settings, change, &other);
     let before = reports(&cluster, &settings);
     let affected = apply(&mut cluster, &settings, change, &other, &own);
@@ -618,19 +627,26 @@ fn missed(shape: &ClusterShape, other: &ClusterShape, change: &Change) -> Vec<St
 #[test]
 fn every_namespace_whose_report_changes_is_affected() {
     let mut runner = TestRunner::new(config(600));
-    let strategy = (generate::cluster(), generate::cluster(), change());
-    let result = runner.run(&strategy, |(shape, other, change)| {
-        match missed(&shape, &other, &change).as_slice() {
+    let strategy = (
+        generate::cluster(),
+        generate::cluster(),
+        (proptest::option::of(layer_shape()), change()),
+    );
+    let result = runner.run(
+        &strategy,
+        |(shape, other, (background, change))| match missed(&shape, &other, &background, &change)
+            .as_slice()
+        {
             [] => Ok(()),
             missed => Err(TestCaseError::fail(format!(
                 "{change:?} changed the reports of {missed:?}, which it did not name"
             ))),
-        }
-    });
+        },
+    );
     match result {
         Ok(()) => {}
-        Err(TestError::Fail(reason, (shape, other, change))) => panic!(
-            "{reason}\n--- cluster ---\n{}\n--- change {change:?} from ---\n{}",
+        Err(TestError::Fail(reason, (shape, other, (background, change)))) => panic!(
+            "{reason}\n--- cluster ---\n{}\nwith the layer policy {background:?}\n--- change {change:?} from ---\n{}",
             shape.objects().yaml(),
             other.objects().yaml()
         ),
