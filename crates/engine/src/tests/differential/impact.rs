@@ -2,8 +2,9 @@
 //! report differs is in the affected set, computed the way the operator's
 //! watches compute it (the object's `affected_by_*` before the change,
 //! merged with the same after it). A namespace left out would keep a stale
-//! report. The cluster may hold an (Baseline)AdminNetworkPolicy beforehand,
-//! so changes to pods and namespace labels meet its selectors too.
+//! report. The cluster may hold an (Baseline)AdminNetworkPolicy or a Calico
+//! NetworkPolicy beforehand, so changes to pods and namespace labels meet
+//! its selectors too.
 
 use std::collections::BTreeSet;
 
@@ -582,6 +583,20 @@ fn apply(
     }
 }
 
+/// A layer policy the cluster holds before the change.
+#[derive(Clone, Debug)]
+enum Background {
+    Tiered(LayerShape),
+    Calico(CalicoShape),
+}
+
+fn background() -> impl Strategy<Value = Background> {
+    prop_oneof![
+        layer_shape().prop_map(Background::Tiered),
+        calico_shape().prop_map(Background::Calico),
+    ]
+}
+
 fn reports(cluster: &Cluster, settings: &Settings) -> Vec<(String, NamespacePosture)> {
     Evaluator::new(cluster, settings).all()
 }
@@ -591,14 +606,20 @@ fn reports(cluster: &Cluster, settings: &Settings) -> Vec<(String, NamespacePost
 fn missed(
     shape: &ClusterShape,
     other: &ClusterShape,
-    background: &Option<LayerShape>,
+    background: &Option<Background>,
     change: &Change,
 ) -> Vec<String> {
     let (own, other) = (shape.objects(), other.objects());
     let settings = Settings::default();
     let mut cluster = index(&own);
-    if let Some(background) = background {
-        apply_layer(&mut cluster, &settings, background);
+    match background {
+        Some(Background::Tiered(shape)) => {
+            apply_layer(&mut cluster, &settings, shape);
+        }
+        Some(Background::Calico(shape)) => {
+            apply_calico(&mut cluster, &settings, shape);
+        }
+        None => {}
     }
     prepare(&mut cluster, &settings, change, &other);
     let before = reports(&cluster, &settings);
@@ -630,7 +651,7 @@ fn every_namespace_whose_report_changes_is_affected() {
     let strategy = (
         generate::cluster(),
         generate::cluster(),
-        (proptest::option::of(layer_shape()), change()),
+        (proptest::option::of(background()), change()),
     );
     let result = runner.run(
         &strategy,
