@@ -184,7 +184,13 @@ fn deleted_crd_makes_it_unready_and_reports_return_with_the_crd() {
         status_flag(r, "defaultDenyIngress") == Some(true)
     });
 
-    kubectl_ok(&["delete", "crd", "networkpostures.netposture.io"]);
+    // A bound, so an operator that keeps the CRD from going fails the test.
+    kubectl_ok(&[
+        "delete",
+        "crd",
+        "networkpostures.netposture.io",
+        "--timeout=60s",
+    ]);
     let body = eventually("not ready without the CRD", Duration::from_secs(40), || {
         operator
             .get("/readyz")

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
@@ -180,7 +180,34 @@ impl Context {
         }
         let api: Api<NetworkPostureReport> = Api::all(self.client.clone());
         let params = PatchParams::apply(FIELD_MANAGER).force();
-        if !meta_same {
+        // A new report is created, not applied: the API server refuses
+        // creates while the CRD is being deleted, whereas an apply would
+        // create the object again behind the CRD's finalizer, which then
+        // never finishes. One the store has not seen yet (409) is applied.
+        let apply_meta = if previous.is_none() {
+            let report = NetworkPostureReport {
+                status: None,
+                ..desired.clone()
+            };
+            let post = PostParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PostParams::default()
+            };
+            match self
+                .guarded_write(&name, "create", api.create(&post, &report))
+                .await
+            {
+                Ok(()) => false,
+                Err(ReconcileError::Write {
+                    source: kube::Error::Api(status),
+                    ..
+                }) if status.code == 409 => true,
+                Err(error) => return Err(error),
+            }
+        } else {
+            !meta_same
+        };
+        if apply_meta {
             let mut object = serde_json::json!({
                 "apiVersion": NetworkPostureReport::api_version(&()),
                 "kind": NetworkPostureReport::kind(&()),
