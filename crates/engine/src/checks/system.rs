@@ -260,6 +260,10 @@ impl Findings<'_> {
                     pod: target.pod,
                     pod_cidrs: self.pod_cidrs,
                 });
+                let ends = LayerEnds {
+                    egress: &layer_egress,
+                    ingress: &target.layer_ingress,
+                };
                 probes(target, &egress)
                     .into_iter()
                     .find_map(|(protocol, port)| {
@@ -268,10 +272,7 @@ impl Findings<'_> {
                             &egress,
                             &destination,
                             &target.ingress,
-                            &LayerEnds {
-                                egress: &layer_egress,
-                                ingress: &target.layer_ingress,
-                            },
+                            &ends,
                             protocol,
                             port,
                         );
@@ -295,10 +296,7 @@ impl Findings<'_> {
                                     &egress,
                                     &destination,
                                     &target.ingress,
-                                    &LayerEnds {
-                                        egress: &layer_egress,
-                                        ingress: &target.layer_ingress,
-                                    },
+                                    &ends,
                                     protocol,
                                     port,
                                 );

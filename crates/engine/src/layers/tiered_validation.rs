@@ -109,6 +109,19 @@ fn one_of(value: &Value, field: &str, allowed: &[&str], found: &mut Vec<String>)
     }
 }
 
+/// `{field}: sets a and b, but exactly one of a, b, c is allowed`, or `sets none`.
+fn not_exactly_one(field: &str, set: &[&str], allowed: &[&str]) -> String {
+    let set = if set.is_empty() {
+        "none".to_string()
+    } else {
+        set.join(" and ")
+    };
+    format!(
+        "{field}: sets {set}, but exactly one of {} is allowed",
+        allowed.join(", ")
+    )
+}
+
 struct RuleCheck<'r> {
     kind: &'r str,
     direction: Direction,
@@ -178,15 +191,7 @@ impl RuleCheck<'_> {
             let allowed = ["portNumber", "portRange", "namedPort"];
             let set = set_fields(port, &allowed);
             if set.len() != 1 {
-                self.push(format!(
-                    "{field}: sets {}, but exactly one of {} is allowed",
-                    if set.is_empty() {
-                        "none".into()
-                    } else {
-                        set.join(" and ")
-                    },
-                    allowed.join(", ")
-                ));
+                self.push(not_exactly_one(&field, &set, &allowed));
                 continue;
             }
             named |= set == ["namedPort"];
@@ -211,15 +216,7 @@ impl RuleCheck<'_> {
             let allowed = ["tcp", "udp", "sctp", "destinationNamedPort"];
             let set = set_fields(protocol, &allowed);
             let [key] = set.as_slice() else {
-                self.push(format!(
-                    "{field}: sets {}, but exactly one of {} is allowed",
-                    if set.is_empty() {
-                        "none".into()
-                    } else {
-                        set.join(" and ")
-                    },
-                    allowed.join(", ")
-                ));
+                self.push(not_exactly_one(&field, &set, &allowed));
                 continue;
             };
             if *key == "destinationNamedPort" {
