@@ -78,6 +78,22 @@ const OUTSIDE: [&str; 8] = [
     "fd00::250",
 ];
 
+/// Every connection the differential tests compare: each ordered pair of
+/// the cluster's pods and the outside addresses (address to address left
+/// out), on every probe.
+fn connections(pods: usize) -> Vec<(Party, Party, Probe)> {
+    let parties: Vec<Party> = (0..pods).map(Party::Pod).chain(outside()).collect();
+    let mut connections = Vec::new();
+    for &from in &parties {
+        for &to in &parties {
+            if !matches!((from, to), (Party::Address(_), Party::Address(_))) {
+                connections.extend(PROBES.into_iter().map(|probe| (from, to, probe)));
+            }
+        }
+    }
+    connections
+}
+
 fn outside() -> impl Iterator<Item = Party> {
     OUTSIDE
         .iter()
@@ -263,35 +279,24 @@ fn compare(objects: &Objects, tally: &mut Tally) -> Vec<String> {
     let cluster = index(objects);
     let engine = Engine::new(&cluster, objects);
     let reference = Reference::new(&objects.namespaces, &objects.pods, &objects.policies);
-    let parties: Vec<Party> = (0..objects.pods.len())
-        .map(Party::Pod)
-        .chain(outside())
-        .collect();
     let mut found = Vec::new();
-    for &from in &parties {
-        for &to in &parties {
-            if matches!((from, to), (Party::Address(_), Party::Address(_))) {
-                continue;
-            }
-            for probe in PROBES {
-                let answer = engine.reach(from, to, probe);
-                tally[match answer {
-                    Reach::Denied => 0,
-                    Reach::CniDependent => 1,
-                    Reach::Allowed => 2,
-                    Reach::Undetermined => unreachable!("NetworkPolicy alone is always evaluated"),
-                }] += 1;
-                let wanted = expected(&reference, from, to, probe);
-                if answer != wanted {
-                    found.push(format!(
-                        "{} -> {} {}/{}: engine {answer:?}, reference {wanted:?}",
-                        describe(objects, from),
-                        describe(objects, to),
-                        probe.protocol,
-                        probe.port
-                    ));
-                }
-            }
+    for (from, to, probe) in connections(objects.pods.len()) {
+        let answer = engine.reach(from, to, probe);
+        tally[match answer {
+            Reach::Denied => 0,
+            Reach::CniDependent => 1,
+            Reach::Allowed => 2,
+            Reach::Undetermined => unreachable!("NetworkPolicy alone is always evaluated"),
+        }] += 1;
+        let wanted = expected(&reference, from, to, probe);
+        if answer != wanted {
+            found.push(format!(
+                "{} -> {} {}/{}: engine {answer:?}, reference {wanted:?}",
+                describe(objects, from),
+                describe(objects, to),
+                probe.protocol,
+                probe.port
+            ));
         }
     }
     found

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use super::generate::{self, ClusterShape, Objects};
 use super::pod_ips::{refines, without_ips};
 use super::reference::{IpBlocks, Party, Probe, Reference, Side};
-use super::{PROBES, config, describe, index, outside};
+use super::{config, connections, describe, index};
 use crate::cluster::Cluster;
 use crate::layers::{LayerPolicy, LayerSide, layer_kind};
 use crate::model::{Direction, Labels, Protocol};
@@ -1223,30 +1223,19 @@ fn pod_ip_contradictions(layered: &Layered, checked: &mut usize) -> Vec<String> 
     let (with_ips, without) = (layered_index(layered), layered_index(&stripped));
     let engine_with = LayeredEngine::new(&with_ips, &layered.objects);
     let engine_without = LayeredEngine::new(&without, &stripped.objects);
-    let parties: Vec<Party> = (0..layered.objects.pods.len())
-        .map(Party::Pod)
-        .chain(outside())
-        .collect();
     let mut found = Vec::new();
-    for &from in &parties {
-        for &to in &parties {
-            if matches!((from, to), (Party::Address(_), Party::Address(_))) {
-                continue;
-            }
-            for probe in PROBES {
-                let with = engine_with.reach(from, to, probe);
-                let without = engine_without.reach(from, to, probe);
-                *checked += 1;
-                if !refines(without, with) {
-                    found.push(format!(
-                        "{} -> {} {}/{}: {without:?} without pod IPs, {with:?} with them",
-                        describe(&layered.objects, from),
-                        describe(&layered.objects, to),
-                        probe.protocol,
-                        probe.port
-                    ));
-                }
-            }
+    for (from, to, probe) in connections(layered.objects.pods.len()) {
+        let with = engine_with.reach(from, to, probe);
+        let without = engine_without.reach(from, to, probe);
+        *checked += 1;
+        if !refines(without, with) {
+            found.push(format!(
+                "{} -> {} {}/{}: {without:?} without pod IPs, {with:?} with them",
+                describe(&layered.objects, from),
+                describe(&layered.objects, to),
+                probe.protocol,
+                probe.port
+            ));
         }
     }
     found
@@ -1291,41 +1280,30 @@ fn compare(shape: &LayeredShape, tally: &mut Tally) -> Vec<String> {
     let cluster = layered_index(&layered);
     let engine = LayeredEngine::new(&cluster, &layered.objects);
     let reference = LayeredReference::new(&layered, shape);
-    let parties: Vec<Party> = (0..layered.objects.pods.len())
-        .map(Party::Pod)
-        .chain(outside())
-        .collect();
     let mut found = Vec::new();
-    for &from in &parties {
-        for &to in &parties {
-            if matches!((from, to), (Party::Address(_), Party::Address(_))) {
-                continue;
-            }
-            for probe in PROBES {
-                let answer = engine.reach(from, to, probe);
-                match answer {
-                    Reach::Denied => tally[0] += 1,
-                    Reach::CniDependent => tally[1] += 1,
-                    Reach::Allowed => tally[2] += 1,
-                    Reach::Undetermined => {}
-                }
-                let calico = reference.allows(from, to, probe, IpBlocks::MatchPodAddresses);
-                let cilium = reference.allows(from, to, probe, IpBlocks::IgnorePodAddresses);
-                let wanted = match (calico, cilium) {
-                    (true, true) => Reach::Allowed,
-                    (false, false) => Reach::Denied,
-                    _ => Reach::CniDependent,
-                };
-                if answer != wanted {
-                    found.push(format!(
-                        "{} -> {} {}/{}: engine {answer:?}, reference {wanted:?}",
-                        describe(&layered.objects, from),
-                        describe(&layered.objects, to),
-                        probe.protocol,
-                        probe.port
-                    ));
-                }
-            }
+    for (from, to, probe) in connections(layered.objects.pods.len()) {
+        let answer = engine.reach(from, to, probe);
+        match answer {
+            Reach::Denied => tally[0] += 1,
+            Reach::CniDependent => tally[1] += 1,
+            Reach::Allowed => tally[2] += 1,
+            Reach::Undetermined => {}
+        }
+        let calico = reference.allows(from, to, probe, IpBlocks::MatchPodAddresses);
+        let cilium = reference.allows(from, to, probe, IpBlocks::IgnorePodAddresses);
+        let wanted = match (calico, cilium) {
+            (true, true) => Reach::Allowed,
+            (false, false) => Reach::Denied,
+            _ => Reach::CniDependent,
+        };
+        if answer != wanted {
+            found.push(format!(
+                "{} -> {} {}/{}: engine {answer:?}, reference {wanted:?}",
+                describe(&layered.objects, from),
+                describe(&layered.objects, to),
+                probe.protocol,
+                probe.port
+            ));
         }
     }
     found

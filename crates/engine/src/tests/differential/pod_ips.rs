@@ -7,8 +7,7 @@
 //! `layers.rs` holds layered clusters to the same invariant.
 
 use super::generate::Objects;
-use super::reference::Party;
-use super::{Engine, PROBES, check, describe, index, outside};
+use super::{Engine, check, connections, describe, index};
 use crate::posture::CheckStatus;
 use crate::reach::Reach;
 use crate::{Evaluator, Settings};
@@ -37,30 +36,19 @@ fn contradictions(objects: &Objects) -> Vec<String> {
         Engine::new(&with_ips, objects),
         Engine::new(&without, &stripped),
     );
-    let parties: Vec<Party> = (0..objects.pods.len())
-        .map(Party::Pod)
-        .chain(outside())
-        .collect();
-    for &from in &parties {
-        for &to in &parties {
-            if matches!((from, to), (Party::Address(_), Party::Address(_))) {
-                continue;
-            }
-            for probe in PROBES {
-                let (a, b) = (
-                    engine_with.reach(from, to, probe),
-                    engine_without.reach(from, to, probe),
-                );
-                if !refines(b, a) {
-                    found.push(format!(
-                        "{} -> {} {}/{}: {b:?} without pod IPs, {a:?} with them",
-                        describe(objects, from),
-                        describe(objects, to),
-                        probe.protocol,
-                        probe.port
-                    ));
-                }
-            }
+    for (from, to, probe) in connections(objects.pods.len()) {
+        let (a, b) = (
+            engine_with.reach(from, to, probe),
+            engine_without.reach(from, to, probe),
+        );
+        if !refines(b, a) {
+            found.push(format!(
+                "{} -> {} {}/{}: {b:?} without pod IPs, {a:?} with them",
+                describe(objects, from),
+                describe(objects, to),
+                probe.protocol,
+                probe.port
+            ));
         }
     }
     let settings = Settings::default();
