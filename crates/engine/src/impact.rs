@@ -10,7 +10,6 @@ use kube_core::SelectorExt;
 
 use k8s_openapi::api::core::v1::Pod as K8sPod;
 
-use crate::checks::system;
 use crate::cluster::{Cluster, NamespaceState};
 use crate::convert::{self, Rejected};
 use crate::layers::LayerKind;
@@ -91,7 +90,7 @@ impl Cluster {
             return Affected::one(namespace);
         };
         if settings.serves_dns(namespace, &pod.labels)
-            || system::is_target(settings, namespace, pod)
+            || settings.is_system_target(namespace, pod)
             || pod.cni.is_some()
             || mesh::control_plane(&pod.labels)
         {

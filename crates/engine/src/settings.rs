@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use kube_core::{Selector, SelectorExt};
 
 use crate::cni::CniStatus;
-use crate::model::Labels;
+use crate::model::{Labels, Pod};
 use crate::posture::ids;
 
 #[derive(Clone, Debug)]
@@ -76,6 +76,14 @@ impl Settings {
 
     pub fn is_system_namespace(&self, namespace: &str) -> bool {
         self.system_namespaces.iter().any(|n| n == namespace)
+    }
+
+    /// Whether every namespace is judged on reaching this pod: a pod of a
+    /// system namespace that is neither DNS nor on the host network.
+    pub fn is_system_target(&self, namespace: &str, pod: &Pod) -> bool {
+        self.is_system_namespace(namespace)
+            && !pod.host_network
+            && !self.serves_dns(namespace, &pod.labels)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::settings::Settings;
 
 pub(crate) use layers::LayerReport;
 mod hygiene;
-pub(crate) mod system;
+mod system;
 
 pub(crate) use system::SystemPods;
 

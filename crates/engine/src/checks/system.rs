@@ -51,7 +51,7 @@ impl<'a> SystemPods<'a> {
                 continue;
             };
             for pod in state.pods.values() {
-                if !is_target(settings, name, pod) {
+                if !settings.is_system_target(name, pod) {
                     continue;
                 }
                 targets.push(Target {
@@ -83,14 +83,6 @@ impl<'a> SystemPods<'a> {
             source_ips_matter,
         }
     }
-}
-
-/// Whether every namespace is judged on reaching this pod: a pod of a
-/// system namespace that is neither DNS nor on the host network.
-pub(crate) fn is_target(settings: &Settings, namespace: &str, pod: &Pod) -> bool {
-    settings.is_system_namespace(namespace)
-        && !pod.host_network
-        && !settings.serves_dns(namespace, &pod.labels)
 }
 
 /// Ports to try toward `target`. Declared container ports are what the pod
