@@ -5,11 +5,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::cluster::NamespaceState;
-use crate::evaluate::{admits_addresses, public_family_covered};
 use crate::ingress::{Backend, Ingress};
 use crate::ipset::Family;
 use crate::model::{Direction, Labels, Pod, Policy, Rule, Service, ServicePort};
 use crate::reach;
+use crate::reach::external::{admits_addresses, public_family_covered};
 
 /// How a pod behind an exposed Service or an Ingress backend is guarded.
 #[derive(Clone, Debug, PartialEq, Eq)]

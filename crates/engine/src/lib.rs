@@ -15,6 +15,7 @@ pub mod convert;
 mod dashboard;
 mod evaluate;
 mod exposure;
+mod facts;
 pub mod impact;
 pub mod ingress;
 mod intervals;

@@ -5,6 +5,9 @@
 //! after: see [`decide_end`]). [`explain_connection`] also says which policy
 //! and rule decided each side.
 
+pub(crate) mod external;
+pub(crate) mod open_egress;
+
 use std::net::IpAddr;
 
 use kube_core::SelectorExt;

@@ -24,7 +24,7 @@ use kube_core::SelectorExt;
 
 use crate::Evaluator;
 use crate::cluster::{Cluster, NamespaceState};
-use crate::evaluate::default_deny;
+use crate::facts::default_deny;
 use crate::layers::LayerSide;
 use crate::model::{Direction, Labels, NAMESPACE_NAME_LABEL, Pod, Policy, Protocol};
 use crate::pod_cidrs::PodCidrs;

@@ -9,7 +9,6 @@ mod calico;
 mod calico_selector;
 mod cilium;
 mod defaults;
-mod egress;
 mod selectors;
 mod tiered;
 mod tiered_validation;
@@ -25,7 +24,6 @@ use crate::model::{Direction, IpBlock, Labels, Pod, PortMatch, Protocol};
 use crate::reach::Remote;
 
 pub(crate) use defaults::{LayerDefault, default_of};
-pub(crate) use egress::{OpenEgress, open_egress};
 
 /// A kind of policy layer, by API group and kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,10 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use super::{Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORDER, Stage};
-use crate::evaluate::{admits_addresses, external_port_ranges, rule_addresses};
+use super::external::{
+    admits_addresses, external_port_ranges, public_family_covered, rule_addresses,
+};
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
+use crate::layers::{
+    Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORDER, Stage,
+};
 use crate::model::{Policy, Protocol, Rule};
 
 fn intersection(a: &Intervals, b: &Intervals) -> Intervals {
@@ -208,4 +212,61 @@ pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<
         }
     }
     undetermined
+}
+
+/// Why a pod selected by exactly `policies` for egress may reach every public
+/// address of a family on some port, or `None` when it may not.
+pub(crate) fn open_egress_without_layers(policies: &[&Policy]) -> Option<String> {
+    if policies.is_empty() {
+        return Some("no egress policy selects it".into());
+    }
+    let rules: Vec<(&str, &Rule)> = policies
+        .iter()
+        .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
+        .filter(|(_, r)| admits_addresses(r))
+        .collect();
+    // A port open without endPort first: servers before 1.21 drop it.
+    open_port(&rules, false).or_else(|| {
+        open_port(&rules, true).map(|open| {
+            format!("{open}, only through endPort, which API servers before 1.21 drop: there it is not open")
+        })
+    })
+}
+
+/// The first port on which `rules` admit every public address of a family,
+/// as a reason; port ranges count only from their first port unless
+/// `with_end_port`.
+fn open_port(rules: &[(&str, &Rule)], with_end_port: bool) -> Option<String> {
+    for protocol in Protocol::ALL {
+        // Between two consecutive bounds the set of admitting rules is constant.
+        let bounds: BTreeSet<u32> = rules
+            .iter()
+            .flat_map(|(_, r)| external_port_ranges(&r.ports, protocol))
+            .flat_map(|(start, end)| [start, end + 1])
+            .filter(|port| *port <= 65535)
+            .collect();
+        for port in bounds {
+            let port = port as u16;
+            let admitting: Vec<&(&str, &Rule)> = rules
+                .iter()
+                .filter(|(_, r)| {
+                    r.admits_port(protocol, port, None)
+                        && (with_end_port
+                            || r.only_through_end_port(protocol, port, None).is_none())
+                })
+                .collect();
+            if let Some(family) = public_family_covered(admitting.iter().map(|(_, r)| *r)) {
+                let names: BTreeSet<&str> = admitting.iter().map(|(n, _)| *n).collect();
+                return Some(format!(
+                    "networkpolicy/{} allow every public {} address on {protocol}/{port}",
+                    names
+                        .into_iter()
+                        .collect::<Vec<_>>()
+                        .join(", networkpolicy/"),
+                    family.name()
+                ));
+            }
+        }
+    }
+    None
 }
