@@ -9,7 +9,7 @@ use crate::layers::{self, LayerPolicy, LayerSide};
 use crate::model::{Direction, Labels, Pod, Policy, Protocol};
 use crate::pod_cidrs::PodCidrs;
 use crate::posture::PodCounts;
-use crate::reach::open_egress::{OpenEgress, open_egress, open_egress_without_layers};
+use crate::reach::open_egress::{OpenEgress, open_egress};
 use crate::reach::{self, Endpoint, Reach};
 
 /// The policies and layer rules applying to one distinct label set.
@@ -118,13 +118,9 @@ pub(crate) fn pod_facts<'a>(
     };
     for (pod, index) in regular {
         let selection = &selections[index];
-        let open = open_by_selection.entry(index).or_insert_with(|| {
-            if selection.layer_egress.is_empty() {
-                open_egress_without_layers(&selection.egress).map(OpenEgress::Open)
-            } else {
-                open_egress(&selection.egress, &selection.layer_egress)
-            }
-        });
+        let open = open_by_selection
+            .entry(index)
+            .or_insert_with(|| open_egress(&selection.egress, &selection.layer_egress));
         match open {
             Some(OpenEgress::Open(why)) => facts.egress_open.push((pod.name.clone(), why.clone())),
             Some(OpenEgress::Undetermined(why)) => facts

@@ -1,18 +1,16 @@
-//! Whether a pod may reach the whole public internet when layer rules apply
-//! to its egress: the stages are walked over address sets, per protocol and
-//! per stretch of ports on which every rule's answer is constant.
+//! Whether a pod may reach the whole public internet: its NetworkPolicies
+//! and the layer rules on its egress are walked over address sets, per
+//! protocol and per stretch of ports on which every rule's answer is constant.
 
 use std::collections::BTreeSet;
 
-use super::external::{
-    admits_addresses, external_port_ranges, public_family_covered, rule_addresses,
-};
+use super::external::{admits_addresses, external_port_ranges, rule_addresses};
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
 use crate::layers::{
     Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORDER, Stage,
 };
-use crate::model::{Policy, Protocol, Rule};
+use crate::model::{Policy, PortSpec, Protocol, Rule};
 
 fn intersection(a: &Intervals, b: &Intervals) -> Intervals {
     let mut outside = a.clone();
@@ -54,6 +52,9 @@ struct Walk<'w> {
     /// Whether NetworkPolicies select the pod for egress, and their rules.
     selected: bool,
     network_policy: &'w [(&'w str, &'w Rule)],
+    /// Whether a NetworkPolicy port range counts beyond its first port
+    /// (`endPort`, which API servers before 1.21 drop).
+    with_end_port: bool,
     /// The first Deny or Pass rule with a peer netposture cannot evaluate
     /// that may take some of the open addresses away.
     may_close: Option<String>,
@@ -125,7 +126,12 @@ impl Walk<'_> {
         let before = main().filter(|a| a.rule.order < NETWORK_POLICY_ORDER);
         let mut to_baseline = self.stage(before, &mut open);
         for (name, rule) in self.network_policy {
-            if rule.admits_port(self.protocol, self.port, None) {
+            if rule.admits_port(self.protocol, self.port, None)
+                && (self.with_end_port
+                    || rule
+                        .only_through_end_port(self.protocol, self.port, None)
+                        .is_none())
+            {
                 let admitted = intersection(&open, &rule_addresses(rule, self.family));
                 if admitted != Intervals::default() {
                     self.by.insert(format!("networkpolicy/{name}"));
@@ -153,13 +159,58 @@ impl Walk<'_> {
 
 /// Why a pod whose egress `policies` (NetworkPolicies) and `side` (layer
 /// rules) govern may reach every public address of a family on some port,
-/// or `None` when it may not.
+/// or `None` when it may not. A port open only through `endPort` is
+/// reported as such, since API servers before 1.21 drop the field.
 pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<OpenEgress> {
+    if policies.is_empty() && side.is_empty() {
+        return Some(OpenEgress::Open("no egress policy selects it".into()));
+    }
     let rules: Vec<(&str, &Rule)> = policies
         .iter()
         .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
         .filter(|(_, r)| admits_addresses(r))
         .collect();
+    let without_end_port = walk_ports(policies, &rules, side, false);
+    if matches!(without_end_port, Some(OpenEgress::Open(_))) {
+        return without_end_port;
+    }
+    let has_end_port = rules.iter().any(|(_, r)| {
+        r.ports
+            .iter()
+            .any(|p| matches!(p.port, PortSpec::Range(start, end) if end > start))
+    });
+    let only_through_end_port = has_end_port
+        .then(|| walk_ports(policies, &rules, side, true))
+        .flatten()
+        .map(|open| {
+            open.map_reason(|reason| {
+                format!("{reason}, only through endPort, which API servers before 1.21 drop: there it is not open")
+            })
+        });
+    match (without_end_port, only_through_end_port) {
+        (_, Some(open @ OpenEgress::Open(_))) => Some(open),
+        (undetermined, other) => undetermined.or(other),
+    }
+}
+
+impl OpenEgress {
+    fn map_reason(self, change: impl FnOnce(String) -> String) -> Self {
+        match self {
+            OpenEgress::Open(reason) => OpenEgress::Open(change(reason)),
+            OpenEgress::Undetermined(reason) => OpenEgress::Undetermined(change(reason)),
+        }
+    }
+}
+
+/// The first protocol, port and family on which the walk finds every public
+/// address allowed: definitely, else unless a rule netposture cannot evaluate
+/// denies some.
+fn walk_ports(
+    policies: &[&Policy],
+    rules: &[(&str, &Rule)],
+    side: &LayerSide<'_>,
+    with_end_port: bool,
+) -> Option<OpenEgress> {
     let mut undetermined = None;
     for protocol in Protocol::ALL {
         // Between two consecutive bounds every rule's answer is constant.
@@ -184,7 +235,8 @@ pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<
                     port: port as u16,
                     family,
                     selected: !policies.is_empty(),
-                    network_policy: &rules,
+                    network_policy: rules,
+                    with_end_port,
                     // A policy that could not be read may deny anything.
                     may_close: side
                         .unread
@@ -192,12 +244,7 @@ pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<
                         .map(|p| format!("{} ({})", p.describe(), p.tier())),
                 };
                 if walk.covers_public(side) {
-                    let by: Vec<String> = walk.by.into_iter().collect();
-                    let reason = format!(
-                        "every public {} address on {protocol}/{port}: {}",
-                        family.name(),
-                        by.join(", ")
-                    );
+                    let reason = walk.reason();
                     match walk.may_close {
                         None => return Some(OpenEgress::Open(reason)),
                         // Another port or family may still be definitely open.
@@ -214,59 +261,22 @@ pub(crate) fn open_egress(policies: &[&Policy], side: &LayerSide<'_>) -> Option<
     undetermined
 }
 
-/// Why a pod selected by exactly `policies` for egress may reach every public
-/// address of a family on some port, or `None` when it may not.
-pub(crate) fn open_egress_without_layers(policies: &[&Policy]) -> Option<String> {
-    if policies.is_empty() {
-        return Some("no egress policy selects it".into());
-    }
-    let rules: Vec<(&str, &Rule)> = policies
-        .iter()
-        .flat_map(|p| p.egress.iter().flatten().map(move |r| (p.name.as_str(), r)))
-        .filter(|(_, r)| admits_addresses(r))
-        .collect();
-    // A port open without endPort first: servers before 1.21 drop it.
-    open_port(&rules, false).or_else(|| {
-        open_port(&rules, true).map(|open| {
-            format!("{open}, only through endPort, which API servers before 1.21 drop: there it is not open")
-        })
-    })
-}
-
-/// The first port on which `rules` admit every public address of a family,
-/// as a reason; port ranges count only from their first port unless
-/// `with_end_port`.
-fn open_port(rules: &[(&str, &Rule)], with_end_port: bool) -> Option<String> {
-    for protocol in Protocol::ALL {
-        // Between two consecutive bounds the set of admitting rules is constant.
-        let bounds: BTreeSet<u32> = rules
-            .iter()
-            .flat_map(|(_, r)| external_port_ranges(&r.ports, protocol))
-            .flat_map(|(start, end)| [start, end + 1])
-            .filter(|port| *port <= 65535)
-            .collect();
-        for port in bounds {
-            let port = port as u16;
-            let admitting: Vec<&(&str, &Rule)> = rules
-                .iter()
-                .filter(|(_, r)| {
-                    r.admits_port(protocol, port, None)
-                        && (with_end_port
-                            || r.only_through_end_port(protocol, port, None).is_none())
-                })
-                .collect();
-            if let Some(family) = public_family_covered(admitting.iter().map(|(_, r)| *r)) {
-                let names: BTreeSet<&str> = admitting.iter().map(|(n, _)| *n).collect();
-                return Some(format!(
-                    "networkpolicy/{} allow every public {} address on {protocol}/{port}",
-                    names
-                        .into_iter()
-                        .collect::<Vec<_>>()
-                        .join(", networkpolicy/"),
-                    family.name()
-                ));
-            }
+impl Walk<'_> {
+    /// Who opens the family's public addresses on the port: in
+    /// NetworkPolicy's words when only NetworkPolicies do.
+    fn reason(&self) -> String {
+        let (family, protocol, port) = (self.family.name(), self.protocol, self.port);
+        let by: Vec<&str> = self.by.iter().map(String::as_str).collect();
+        if by.iter().all(|b| b.starts_with("networkpolicy/")) {
+            format!(
+                "{} allow every public {family} address on {protocol}/{port}",
+                by.join(", ")
+            )
+        } else {
+            format!(
+                "every public {family} address on {protocol}/{port}: {}",
+                by.join(", ")
+            )
         }
     }
-    None
 }
