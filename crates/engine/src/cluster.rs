@@ -111,16 +111,6 @@ impl Cluster {
         self.layers.values()
     }
 
-    pub fn layer_policy(
-        &self,
-        kind: LayerKind,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<&LayerPolicy> {
-        let key = (kind, namespace.map(str::to_string), name.to_string());
-        self.layers.get(&key)
-    }
-
     /// Whether Istio is installed: its control plane runs, or some
     /// PeerAuthentication exists (offline manifests may hold only those).
     pub fn istio_installed(&self) -> bool {
