@@ -76,6 +76,7 @@ const FILES: &[(&str, &str)] = &[
     ("compliance.rs", "checks"),
     ("evaluate.rs", "posture"),
     ("suggest.rs", "posture"),
+    ("suggest/policies.rs", "posture"),
 ];
 
 type ModulePath = Vec<String>;
