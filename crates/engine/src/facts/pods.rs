@@ -133,7 +133,7 @@ pub(crate) fn pod_facts<'a>(
             namespace: name,
             namespace_labels: &state.labels,
             pod,
-            pod_cidrs: pod_cidrs,
+            pod_cidrs,
         };
         let dns = |source: &Endpoint<'_>| {
             let reach = |protocol| {
