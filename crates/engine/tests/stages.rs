@@ -44,6 +44,7 @@ const FILES: &[(&str, &str)] = &[
     ("layers/calico.rs", "convert"),
     ("layers/calico_selector.rs", "convert"),
     ("layers/cilium.rs", "convert"),
+    ("layers/cilium_selector.rs", "convert"),
     ("layers/selectors.rs", "convert"),
     ("layers/tiered.rs", "convert"),
     ("layers/tiered_validation.rs", "convert"),

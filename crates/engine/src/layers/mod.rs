@@ -12,6 +12,7 @@
 mod calico;
 mod calico_selector;
 mod cilium;
+mod cilium_selector;
 mod defaults;
 mod matching;
 mod policy;
