@@ -21,19 +21,22 @@ mod signals;
 mod triggers;
 mod watch;
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::StreamExt;
 use futures::future::ready;
-use k8s_openapi::api::core::v1::{Namespace, Node, NodeSpec, Pod, Service};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::core::v1::{Namespace, Node, NodeSpec};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use netposture_api::NetworkPostureReport;
 use netposture_engine::CniStatus;
+use netposture_engine::changes::{
+    IndexKind, Ingresses, Namespaces, NetworkPolicies, Nodes, Pods, Services,
+};
 use tokio::sync::{mpsc, watch as signal_watch};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -42,6 +45,7 @@ pub use args::OperatorArgs;
 use context::{Context, ContextParts};
 use health::Health;
 use metrics::Metrics;
+use watch::{REPORT_KIND, Unindexed, Watch};
 
 /// Objects per list page. A page of whole objects is the largest transient
 /// allocation of a start on a big cluster, and the allocator keeps its peak:
@@ -163,56 +167,29 @@ async fn operate(
     let optional =
         optional_kinds::OptionalWatches::start(client.clone(), config.clone(), ctx.clone()).await;
     let optional_task = tokio::spawn(optional.follow());
+    let namespace_watch = Watch {
+        forward: Some(namespace_events_tx),
+        gone: |ctx, (_, name)| ctx.forget_namespace(name),
+        ..Watch::typed(Namespaces, strip_namespace)
+    };
+    let report_watch = Watch {
+        forward: Some(report_writer_tx),
+        counted: false,
+        ..Watch::typed(Unindexed(REPORT_KIND, PhantomData), strip_report)
+    };
     let watches = [
-        tokio::spawn(watch::run::<Namespace>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            Some(namespace_events_tx),
-            strip_namespace,
-        )),
-        tokio::spawn(watch::run::<Node>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            strip_node,
-        )),
-        tokio::spawn(watch::run::<Pod>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<NetworkPolicy>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<Service>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<Ingress>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<NetworkPostureReport>(
-            Api::all(client.clone()),
-            config,
-            ctx.clone(),
-            Some(report_writer_tx),
-            strip_report,
-        )),
+        spawn_watch(&client, &config, &ctx, namespace_watch),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Nodes, strip_node)),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Pods, |_| {})),
+        spawn_watch(
+            &client,
+            &config,
+            &ctx,
+            Watch::typed(NetworkPolicies, |_| {}),
+        ),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Services, |_| {})),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Ingresses, |_| {})),
+        spawn_watch(&client, &config, &ctx, report_watch),
     ];
     let leadership_task = tokio::spawn(follow_leadership(ctx.clone()));
     let resync_task = tokio::spawn(resync_loop(ctx.clone()));
@@ -231,12 +208,7 @@ async fn operate(
     let reports = ReceiverStream::new(report_events)
         .map(Ok)
         .reflect(report_writer)
-        .inspect(move |_| {
-            report_metrics.set_store_objects(
-                <NetworkPostureReport as watch::Watched>::KIND,
-                report_count.state().len(),
-            )
-        })
+        .inspect(move |_| report_metrics.set_store_objects(REPORT_KIND, report_count.state().len()))
         .filter_map(|event| ready(changed_object(event, true)));
     let controller = controller::build(
         namespaces,
@@ -271,6 +243,31 @@ async fn operate(
     let _ = server.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the watch of one kind over the whole cluster.
+fn spawn_watch<I>(
+    client: &Client,
+    config: &watcher::Config,
+    ctx: &Arc<Context>,
+    watch: Watch<I>,
+) -> tokio::task::JoinHandle<()>
+where
+    I: IndexKind + Send + Sync + 'static,
+    I::Object: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    tokio::spawn(watch::run(
+        Api::all(client.clone()),
+        config.clone(),
+        ctx.clone(),
+        watch,
+    ))
 }
 
 /// The object of an Apply event (or a Delete one, with `deletes`), never of
