@@ -7,6 +7,7 @@ mod context;
 mod controller;
 mod failure;
 mod freshness;
+mod full_pass;
 pub mod health;
 pub mod http;
 pub mod leader;
@@ -16,6 +17,7 @@ pub mod metrics;
 mod monitoring_files;
 mod optional_kinds;
 mod policy_report;
+mod publish;
 mod reconcile;
 mod signals;
 mod triggers;
@@ -191,8 +193,8 @@ async fn operate(
         spawn_watch(&client, &config, &ctx, Watch::typed(Ingresses, |_| {})),
         spawn_watch(&client, &config, &ctx, report_watch),
     ];
-    let leadership_task = tokio::spawn(follow_leadership(ctx.clone()));
-    let resync_task = tokio::spawn(resync_loop(ctx.clone()));
+    let leadership_task = tokio::spawn(full_pass::follow_leadership(ctx.clone()));
+    let resync_task = tokio::spawn(full_pass::resync_loop(ctx.clone()));
 
     let dispatch_task = tokio::spawn(async move { triggers.dispatch(dispatch_tx).await });
 
@@ -308,37 +310,4 @@ fn strip_node(node: &mut Node) {
 fn strip_report(report: &mut NetworkPostureReport) {
     report.metadata.managed_fields = None;
     report.metadata.annotations = None;
-}
-
-/// Gaining the lease (also lost and regained between two looks): take over
-/// every report at once. Losing it: writes are already refused by the guard
-/// in each write. The gauge reads 0 once the elector has stopped.
-async fn follow_leadership(ctx: Arc<Context>) {
-    ctx.metrics.set_leader(ctx.leadership.is_leader());
-    let follower = ctx.clone();
-    ctx.leadership
-        .clone()
-        .follow(move |leader| {
-            let ctx = follower.clone();
-            async move {
-                ctx.metrics.set_leader(leader);
-                tracing::info!(leader, "leadership changed");
-                if leader && ctx.loaded() {
-                    ctx.full_pass().await;
-                }
-            }
-        })
-        .await;
-    ctx.metrics.set_leader(false);
-}
-
-async fn resync_loop(ctx: Arc<Context>) {
-    let mut ticks = tokio::time::interval(ctx.resync);
-    loop {
-        ticks.tick().await;
-        ctx.refresh_policy_reports().await;
-        if ctx.loaded() {
-            ctx.full_pass().await;
-        }
-    }
 }
