@@ -221,10 +221,9 @@ async fn operate(
     )
     .graceful_shutdown_on(stopped())
     .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
-    .for_each(|result| async move {
-        if let Err(error) = result {
-            tracing::debug!(%error, "controller");
-        }
+    .for_each(|outcome| {
+        reconcile::log_outcome(outcome);
+        ready(())
     });
     let controller = tokio::spawn(controller);
 

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{self, Action};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::context::Context;
 use super::failure::Failure;
 
-/// Retry delay after a failed reconcile; the controller adds no backoff of its own.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// A change that waited longer than this for its evaluation is logged; the
 /// debounce (1 s by default) and one evaluation should never come close.
 const LATE_EVALUATION: Duration = Duration::from_secs(30);
@@ -79,6 +79,7 @@ pub async fn reconcile(
     Ok(Action::await_change())
 }
 
+/// Runs a failed reconcile again after a delay that suits its reason.
 pub fn error_policy(
     namespace: Arc<Namespace>,
     error: &ReconcileError,
@@ -86,6 +87,74 @@ pub fn error_policy(
 ) -> Action {
     let failure = error.failure();
     ctx.metrics.reconcile_error(failure.as_str());
-    tracing::warn!(namespace = %namespace.name_any(), reason = failure.as_str(), %error, "reconcile failed; retrying");
-    Action::requeue(RETRY_AFTER)
+    let retry = retry_after(failure);
+    tracing::warn!(namespace = %namespace.name_any(), reason = failure.as_str(), retry_seconds = retry.as_secs(), %error, "reconcile failed; retrying");
+    Action::requeue(retry)
+}
+
+/// The controller adds no backoff of its own. Another writer came first
+/// (conflict): the next try very likely succeeds. The server did not answer:
+/// it usually returns within seconds. Refused (RBAC, the CRD, validation):
+/// only someone's action helps, and a relist or the resync covers it too, so
+/// trying often only adds load.
+fn retry_after(failure: Failure) -> Duration {
+    match failure {
+        Failure::Conflict => Duration::from_secs(1),
+        Failure::Unavailable | Failure::Expired => Duration::from_secs(5),
+        Failure::Forbidden | Failure::NotFound | Failure::Rejected => Duration::from_secs(30),
+    }
+}
+
+/// Logs what the controller reports besides successful reconciles.
+pub fn log_outcome(
+    outcome: Result<
+        (ObjectRef<Namespace>, Action),
+        controller::Error<ReconcileError, watcher::Error>,
+    >,
+) {
+    match outcome {
+        Ok(_) => {}
+        // The error policy logged it, with its reason.
+        Err(controller::Error::ReconcilerFailed(..)) => {}
+        // A namespace deleted between its trigger and its turn: nothing to do.
+        Err(controller::Error::ObjectNotFound(namespace)) => {
+            tracing::debug!(%namespace, "namespace gone before its reconcile")
+        }
+        Err(error) => tracing::warn!(%error, "controller"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::context::test_context;
+    use super::*;
+
+    fn write_failed(code: u16) -> ReconcileError {
+        let status = kube::core::Status {
+            code,
+            ..Default::default()
+        };
+        ReconcileError::Write {
+            action: "apply",
+            name: "a".into(),
+            source: kube::Error::Api(Box::new(status)),
+        }
+    }
+
+    // A tokio test: the context's client needs a runtime, though it sends nothing.
+    #[tokio::test]
+    async fn a_conflict_is_retried_sooner_than_an_outage_and_a_refusal_latest() {
+        let ctx = test_context(&[]);
+        let namespace = Arc::new(Namespace::default());
+        let retry = |code| error_policy(namespace.clone(), &write_failed(code), ctx.clone());
+        let (conflict, unavailable, forbidden) = (retry(409), retry(503), retry(403));
+        assert_eq!(conflict, Action::requeue(Duration::from_secs(1)));
+        assert_eq!(unavailable, Action::requeue(Duration::from_secs(5)));
+        assert_eq!(forbidden, Action::requeue(Duration::from_secs(30)));
+        assert!(
+            ctx.metrics
+                .encode()
+                .contains("netposture_reconcile_errors_total{reason=\"conflict\"} 1")
+        );
+    }
 }
