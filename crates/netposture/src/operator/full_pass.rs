@@ -24,8 +24,9 @@ impl Context {
         let evaluator = Evaluator::new(&cluster, &self.settings);
         let posture = evaluator.namespace(name);
         self.metrics
+            .reconciles
             .observe_evaluation(started.elapsed().as_secs_f64());
-        self.metrics.set_cni(evaluator.cni());
+        self.metrics.posture.set_cni(evaluator.cni());
         posture
     }
 
@@ -55,7 +56,7 @@ impl Context {
             stale = pass.stale.len(),
             "full pass"
         );
-        self.metrics.full_evaluation_done();
+        self.metrics.reconciles.full_evaluation_done();
         if self.leadership.is_leader() {
             // A report that lags is a change waiting for its evaluation too.
             self.metrics.changes.changed(&pass.stale, Instant::now());
@@ -76,7 +77,7 @@ impl Context {
         for batch in names.chunks(FULL_PASS_BATCH) {
             let cluster = self.cluster();
             let evaluator = Evaluator::new(&cluster, &self.settings);
-            self.metrics.set_cni(evaluator.cni());
+            self.metrics.posture.set_cni(evaluator.cni());
             for name in batch {
                 let Some(state) = cluster.namespace(name) else {
                     continue;
@@ -88,7 +89,7 @@ impl Context {
                 let Some(posture) = evaluator.namespace(name) else {
                     continue;
                 };
-                self.metrics.set_namespace(name, &posture);
+                self.metrics.posture.set_namespace(name, &posture);
                 let report = self.reports.get(&ObjectRef::new(name));
                 let current = report
                     .as_ref()

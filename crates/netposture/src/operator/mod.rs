@@ -210,7 +210,11 @@ async fn operate(
     let reports = ReceiverStream::new(report_events)
         .map(Ok)
         .reflect(report_writer)
-        .inspect(move |_| report_metrics.set_store_objects(REPORT_KIND, report_count.state().len()))
+        .inspect(move |_| {
+            report_metrics
+                .watches
+                .set_store_objects(REPORT_KIND, report_count.state().len())
+        })
         .filter_map(|event| ready(changed_object(event, true)));
     let controller = controller::build(
         namespaces,

@@ -155,10 +155,11 @@ impl Context {
             return;
         }
         match reports.publish(name, posture, changed).await {
-            Ok(true) => self.metrics.policy_report_written(),
+            Ok(true) => self.metrics.reports.policy_report_written(),
             Ok(false) => {}
             Err(error) => {
                 self.metrics
+                    .reports
                     .policy_report_write_failed(Failure::of(&error).as_str());
                 tracing::warn!(namespace = name, %error, "could not write PolicyReport");
             }
@@ -177,13 +178,14 @@ impl Context {
         }
         match write.await {
             Ok(_) => {
-                self.metrics.report_written();
+                self.metrics.reports.written();
                 tracing::debug!(report = name, action, "written");
                 Ok(())
             }
             Err(source) => {
                 self.metrics
-                    .report_write_failed(Failure::of(&source).as_str());
+                    .reports
+                    .write_failed(Failure::of(&source).as_str());
                 Err(ReconcileError::Write {
                     action,
                     name: name.to_string(),
@@ -226,7 +228,7 @@ impl Context {
             ..Default::default()
         };
         match self.recorder.publish(&event, &reference).await {
-            Ok(()) => self.metrics.event_published(reason),
+            Ok(()) => self.metrics.reports.event_published(reason),
             Err(error) => {
                 tracing::warn!(namespace = %namespace.name_any(), %error, "could not publish event")
             }
@@ -247,12 +249,12 @@ impl Context {
         tokio::spawn(async move {
             match api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => {
-                    metrics.report_deleted();
+                    metrics.reports.deleted();
                     tracing::info!(report = %name, "deleted report of a namespace that is gone or excluded");
                 }
                 Err(error) if Failure::of(&error) == Failure::NotFound => {}
                 Err(error) => {
-                    metrics.report_write_failed(Failure::of(&error).as_str());
+                    metrics.reports.write_failed(Failure::of(&error).as_str());
                     tracing::warn!(report = %name, %error, "could not delete report");
                 }
             }

@@ -37,9 +37,22 @@ impl ReconcileError {
     }
 }
 
+/// Reconciles one namespace, counted and timed by its result.
 pub async fn reconcile(
     namespace: Arc<Namespace>,
     ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let mut timer = ctx.metrics.reconciles.start();
+    let result = evaluate_and_publish(&namespace, &ctx).await;
+    if result.is_ok() {
+        timer.succeeded();
+    }
+    result
+}
+
+async fn evaluate_and_publish(
+    namespace: &Namespace,
+    ctx: &Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let name = namespace.name_any();
     // Before every kind has listed, the index is partial; the full pass that
@@ -72,9 +85,9 @@ pub async fn reconcile(
         ctx.forget_namespace(&name);
         return Ok(Action::await_change());
     };
-    ctx.metrics.set_namespace(&name, &posture);
+    ctx.metrics.posture.set_namespace(&name, &posture);
     if ctx.leadership.is_leader() {
-        ctx.publish(&namespace, posture).await?;
+        ctx.publish(namespace, posture).await?;
     }
     Ok(Action::await_change())
 }
@@ -86,7 +99,7 @@ pub fn error_policy(
     ctx: Arc<Context>,
 ) -> Action {
     let failure = error.failure();
-    ctx.metrics.reconcile_error(failure.as_str());
+    ctx.metrics.reconciles.error(failure.as_str());
     let retry = retry_after(failure);
     tracing::warn!(namespace = %namespace.name_any(), reason = failure.as_str(), retry_seconds = retry.as_secs(), %error, "reconcile failed; retrying");
     Action::requeue(retry)

@@ -121,7 +121,7 @@ async fn relist_forever<I>(
     I: IndexKind,
     I::Object: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    ctx.metrics.watch_started(&watch.kind.name());
+    ctx.metrics.watches.started(&watch.kind.name());
     let mut backoff = RELIST_BACKOFF_MIN;
     loop {
         let stream = watcher(api.clone(), config.clone())
@@ -158,12 +158,12 @@ where
             Ok(event) => event,
             Err(error) => {
                 let failure = Failure::of_watch(&error);
-                ctx.metrics.watch_error(&kind, failure.as_str());
+                ctx.metrics.watches.error(&kind, failure.as_str());
                 if failure.needs_relist() {
                     let reason = unavailable_reason(&kind, &watch.plural, failure, &error);
                     tracing::error!(%reason, "watch stopped; retrying");
                     ctx.health.set(&kind, WatchState::Failing(reason));
-                    ctx.metrics.set_watch_failing(&kind, true);
+                    ctx.metrics.watches.set_failing(&kind, true);
                     break;
                 }
                 match outage.failed(Instant::now()) {
@@ -175,7 +175,7 @@ where
                         );
                         tracing::error!(%reason, "watch down; retrying");
                         ctx.health.set(&kind, WatchState::Failing(reason));
-                        ctx.metrics.set_watch_failing(&kind, true);
+                        ctx.metrics.watches.set_failing(&kind, true);
                     }
                     None => tracing::warn!(%error, "watch interrupted; resuming"),
                 }
@@ -186,9 +186,9 @@ where
         if outage.recovered() && matches!(event, Event::Apply(_) | Event::Delete(_)) {
             tracing::info!("watch resumed");
             ctx.health.set(&kind, WatchState::Synced);
-            ctx.metrics.set_watch_failing(&kind, false);
+            ctx.metrics.watches.set_failing(&kind, false);
         }
-        ctx.metrics.watch_event(&kind);
+        ctx.metrics.watches.event(&kind);
         match &event {
             Event::Init => listed.clear(),
             Event::InitApply(object) => {
@@ -213,7 +213,7 @@ where
         }
         if watch.counted && !matches!(event, Event::Init | Event::InitApply(_)) {
             let count = watch.kind.count(&ctx.cluster());
-            ctx.metrics.set_store_objects(&kind, count);
+            ctx.metrics.watches.set_store_objects(&kind, count);
         }
         if let Some(forward) = &watch.forward {
             // The controller is gone only at shutdown.
@@ -262,7 +262,7 @@ async fn finish_list<I: IndexKind>(
     }
     let kind = watch.kind.name();
     ctx.health.set(&kind, WatchState::Synced);
-    ctx.metrics.set_watch_failing(&kind, false);
+    ctx.metrics.watches.set_failing(&kind, false);
     tracing::info!(
         objects = listed.len(),
         removed = relisted.removed.len(),
