@@ -263,6 +263,9 @@ impl Context {
 }
 
 #[cfg(test)]
+mod scripted_api;
+
+#[cfg(test)]
 mod tests {
     use std::time::Duration;
 
