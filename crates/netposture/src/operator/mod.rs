@@ -10,11 +10,13 @@ pub mod health;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+mod metrics_auth;
 #[cfg(test)]
 mod monitoring_files;
 mod optional_kinds;
 mod policy_report;
 mod reconcile;
+mod serving_cert;
 mod triggers;
 mod watch;
 
@@ -50,9 +52,22 @@ pub struct OperatorArgs {
     /// Declare the CNI instead of detecting it: NAME or NAME:True|False|Unknown.
     #[arg(long, env = "NETPOSTURE_CNI", value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
     cni: Option<CniOverride>,
-    /// Where /metrics, /healthz and /readyz are served.
-    #[arg(long, env = "NETPOSTURE_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    /// Where /metrics, /healthz and /readyz are served: over HTTPS, /metrics
+    /// only to those the API server allows `get` on that URL.
+    #[arg(long, env = "NETPOSTURE_METRICS_ADDR", default_value = "0.0.0.0:8443")]
     metrics_addr: SocketAddr,
+    /// Serve plain HTTP with /metrics open to anyone who can connect (local runs, the demo).
+    #[arg(long, env = "NETPOSTURE_INSECURE_METRICS")]
+    insecure_metrics: bool,
+    /// tls.crt and tls.key for HTTPS, re-read when they change; without it a
+    /// self-signed certificate is made at start-up.
+    #[arg(
+        long,
+        env = "NETPOSTURE_METRICS_CERT_DIR",
+        value_name = "DIR",
+        conflicts_with = "insecure_metrics"
+    )]
+    metrics_cert_dir: Option<PathBuf>,
     /// Re-evaluate every namespace this often without a change (overrides resyncPeriod).
     #[arg(long, env = "NETPOSTURE_RESYNC_PERIOD", value_name = "DURATION")]
     resync_period: Option<String>,
@@ -109,6 +124,35 @@ const WATCHED: [&str; 7] = [
     "Ingress",
     "NetworkPostureReport",
 ];
+
+/// HTTPS and the API server's say on /metrics, unless `--insecure-metrics`.
+fn metrics_guard(
+    args: &OperatorArgs,
+    client: &Client,
+) -> anyhow::Result<Option<http::Guard<metrics_auth::ApiReviewer>>> {
+    if args.insecure_metrics {
+        tracing::warn!("--insecure-metrics: /metrics is served over plain HTTP to anyone");
+        return Ok(None);
+    }
+    let cert = match &args.metrics_cert_dir {
+        Some(dir) => {
+            let cert = serving_cert::ServingCert::from_dir(dir)?;
+            tokio::spawn(std::sync::Arc::clone(&cert).follow_dir(dir.clone()));
+            cert
+        }
+        None => serving_cert::ServingCert::self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            format!("netposture-metrics.{}.svc", args.lease_namespace),
+        ])?,
+    };
+    Ok(Some(http::Guard {
+        tls: cert.acceptor()?,
+        auth: Arc::new(metrics_auth::MetricsAuth::new(
+            metrics_auth::ApiReviewer::new(client.clone()),
+        )),
+    }))
+}
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -191,8 +235,10 @@ async fn operate(
         }
     };
 
+    let guard = metrics_guard(&args, &client)?;
     let server = tokio::spawn(http::serve(
         listener,
+        guard,
         metrics.clone(),
         health.clone(),
         stopped(),
