@@ -17,9 +17,22 @@ pub struct OperatorArgs {
     /// Declare the CNI instead of detecting it: NAME or NAME:True|False|Unknown.
     #[arg(long, env = "NETPOSTURE_CNI", value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
     pub cni: Option<CniOverride>,
-    /// Where /metrics, /healthz and /readyz are served.
-    #[arg(long, env = "NETPOSTURE_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    /// Where /metrics, /healthz and /readyz are served: over HTTPS, /metrics
+    /// only to those the API server allows `get` on that URL.
+    #[arg(long, env = "NETPOSTURE_METRICS_ADDR", default_value = "0.0.0.0:8443")]
     pub metrics_addr: SocketAddr,
+    /// Serve plain HTTP with /metrics open to anyone who can connect (local runs, the demo).
+    #[arg(long, env = "NETPOSTURE_INSECURE_METRICS")]
+    pub insecure_metrics: bool,
+    /// tls.crt and tls.key for HTTPS, re-read when they change; without it a
+    /// self-signed certificate is made at start-up.
+    #[arg(
+        long,
+        env = "NETPOSTURE_METRICS_CERT_DIR",
+        value_name = "DIR",
+        conflicts_with = "insecure_metrics"
+    )]
+    pub metrics_cert_dir: Option<PathBuf>,
     /// Re-evaluate every namespace this often without a change (overrides resyncPeriod).
     #[arg(long, env = "NETPOSTURE_RESYNC_PERIOD", value_name = "DURATION")]
     pub resync_period: Option<String>,

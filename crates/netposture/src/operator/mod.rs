@@ -13,12 +13,14 @@ pub mod http;
 pub mod leader;
 mod logging;
 pub mod metrics;
+mod metrics_auth;
 #[cfg(test)]
 mod monitoring_files;
 mod optional_kinds;
 mod policy_report;
 mod publish;
 mod reconcile;
+mod serving_cert;
 mod signals;
 mod triggers;
 mod watch;
@@ -123,8 +125,10 @@ async fn operate(
         }
     };
 
+    let guard = http::Guard::for_args(&args, &client)?;
     let server = tokio::spawn(http::serve(
         listener,
+        guard,
         metrics.clone(),
         health.clone(),
         stopped(),
