@@ -149,3 +149,49 @@ pub async fn resync_loop(ctx: Arc<Context>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use netposture_engine::Cluster;
+    use netposture_testgen::{Sizes, Style, generate};
+
+    use super::super::context::test_context;
+
+    /// On a runtime with one thread, another task only runs while the full
+    /// pass waits: evaluated on that thread, the pass would starve the watch
+    /// tasks and the probes until it ends.
+    #[tokio::test(flavor = "current_thread")]
+    async fn other_tasks_run_while_the_full_pass_evaluates() {
+        let ctx = test_context(&[]);
+        let objects = generate(&Sizes {
+            seed: 7,
+            namespaces: 100,
+            pods_per_namespace: 10,
+            policies_per_namespace: 5,
+            style: Style::Mixed,
+        });
+        *ctx.cluster_mut() =
+            Cluster::from_objects(&objects.namespaces, &objects.policies, &objects.pods);
+        let ticks = std::sync::Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+
+        ctx.full_pass().await;
+        let ticked_during_the_pass = ticks.load(Ordering::SeqCst);
+        ticker.abort();
+
+        assert!(
+            ticked_during_the_pass > 0,
+            "the pass held the only async thread"
+        );
+    }
+}
