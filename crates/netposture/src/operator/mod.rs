@@ -14,8 +14,6 @@ pub mod leader;
 mod logging;
 pub mod metrics;
 mod metrics_auth;
-#[cfg(test)]
-mod monitoring_files;
 mod optional_kinds;
 mod policy_report;
 mod publish;

@@ -2,6 +2,10 @@
 //! (`-f`) or the live cluster, a configuration file and a CNI override, into
 //! the engine's index and settings.
 
+pub mod inventory;
+pub mod json_items;
+pub mod manifests;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -10,7 +14,6 @@ use netposture_engine::model::{Direction, PortSpec};
 use netposture_engine::{Cluster, CniStatus, Settings};
 
 use crate::config::{CniOverride, Config, Exclusion};
-use crate::{inventory, manifests};
 
 #[derive(Debug, Args)]
 pub struct InputArgs {

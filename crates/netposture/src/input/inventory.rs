@@ -14,7 +14,7 @@ use netposture_engine::convert::{self, Rejected};
 use netposture_engine::layers::{LAYER_KINDS, LayerPolicy, layer_kind};
 use serde::de::DeserializeOwned;
 
-use crate::manifests::{Manifests, Object};
+use crate::input::manifests::{Manifests, Object};
 
 /// Builds the index from manifests. A workload's pod template stands for its
 /// pods only in namespaces where no Pod object was given, so output of

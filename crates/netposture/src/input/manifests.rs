@@ -13,7 +13,7 @@ use netposture_engine::layers::{LAYER_KINDS, LayerPolicy, layer_kind};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::json_items::complete_list_item;
+use super::json_items::complete_list_item;
 
 /// Where an object came from, for messages.
 #[derive(Clone, Debug)]
@@ -255,7 +255,7 @@ impl Manifests {
                 self.add_value(value, &origin(file, index));
                 index += 1;
             };
-            return crate::json_items::for_each_value(text, &mut each).map_err(|e| {
+            return super::json_items::for_each_value(text, &mut each).map_err(|e| {
                 LoadError::Syntax {
                     path: file.into(),
                     line: e.line(),

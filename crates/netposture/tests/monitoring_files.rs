@@ -2,11 +2,13 @@
 //! this operator really exports: every PromQL expression parses (promtool)
 //! and names only exported series, and the alert tests pass.
 
+#![allow(clippy::unwrap_used)] // test helpers: a panic is a test failure
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::metrics::Metrics;
+use netposture::operator::metrics::Metrics;
 
 fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

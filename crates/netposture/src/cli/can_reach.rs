@@ -15,7 +15,7 @@ use netposture_engine::reach::{
 use netposture_engine::{Capability, Evaluator};
 use serde::Serialize;
 
-use crate::endpoints::{EndpointArg, Port, PortArg, Resolved};
+use super::endpoints::{EndpointArg, Port, PortArg, Resolved};
 use crate::input::InputArgs;
 use crate::output::{self, DetailFormat};
 
@@ -87,7 +87,7 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
     let source = Resolved::resolve(&args.source, &input.cluster, "(new source pod)")?;
     let destination =
         Resolved::resolve(&args.destination, &input.cluster, "(new destination pod)")?;
-    let ports = crate::endpoints::ports(&args.ports, &destination)?;
+    let ports = super::endpoints::ports(&args.ports, &destination)?;
     let evaluator = Evaluator::new(&input.cluster, &input.settings);
     let egress = source.policies(Direction::Egress);
     let ingress = destination.policies(Direction::Ingress);
@@ -146,9 +146,9 @@ pub fn run(args: &CanReachArgs) -> anyhow::Result<ExitCode> {
     Ok(if answer.allowed {
         ExitCode::SUCCESS
     } else if definitely_not_allowed {
-        ExitCode::from(crate::EXIT_CONDITION)
+        ExitCode::from(super::EXIT_CONDITION)
     } else {
-        ExitCode::from(crate::EXIT_UNDETERMINED)
+        ExitCode::from(super::EXIT_UNDETERMINED)
     })
 }
 
