@@ -12,6 +12,7 @@ mod json_items;
 mod manifests;
 mod operator;
 mod output;
+mod report;
 mod suggest;
 
 use std::collections::BTreeSet;
@@ -61,6 +62,8 @@ enum Command {
     Suggest(suggest::SuggestArgs),
     /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out), class to class (-o grouped) or pod to pod (-o pairs).
     Connectivity(connectivity::ConnectivityArgs),
+    /// Write one self-contained HTML report: summary, namespaces, checks, reachability matrix, exposure, compliance.
+    Report(report::ReportArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Suggest(args) => suggest::run(&args),
         Command::Connectivity(args) => connectivity::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => report::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => crd_yaml().map(|yaml| {
             print!("{yaml}");
