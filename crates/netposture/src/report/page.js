@@ -133,6 +133,8 @@ function drawMatrix(data, view) {
     }
     overview.style.gridTemplateColumns = "repeat(" + pages + ", 8px)";
     const shares = blockShares(shown, pages);
+    // Shaded against the busiest square, so sparse clusters still show contrast.
+    const most = Math.max(...shares) || 1;
     for (let r = 0; r < pages; r++) {
       for (let c = 0; c < pages; c++) {
         const rows = shown.slice(r * PAGE, (r + 1) * PAGE);
@@ -142,7 +144,7 @@ function drawMatrix(data, view) {
           type: "button",
           title: namespaces[rows[0]] + "… → " + namespaces[columns[0]] + "…: " + Math.round(share * 100) + "% of namespace pairs reach",
           "data-block": r + "," + c,
-          style: "background:hsl(0, 80%, " + Math.round(97 - 52 * share) + "%)",
+          style: "background:hsl(0, 80%, " + Math.round(97 - 52 * share / most) + "%)",
         });
         if (r === state.rowPage && c === state.columnPage) {
           block.classList.add("current");
