@@ -5,6 +5,7 @@ pub mod connectivity;
 pub mod crd;
 mod endpoints;
 pub mod explain;
+pub mod report;
 pub mod scan;
 pub mod suggest;
 
@@ -42,6 +43,8 @@ pub enum Command {
     Suggest(suggest::SuggestArgs),
     /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out), class to class (-o grouped) or pod to pod (-o pairs).
     Connectivity(connectivity::ConnectivityArgs),
+    /// Write one self-contained HTML report: summary, namespaces, checks, reachability matrix, exposure, compliance.
+    Report(report::ReportArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
