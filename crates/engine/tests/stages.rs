@@ -10,7 +10,7 @@ mod source;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use source::{SourceFile, defining_file, source_files};
+use source::{ModulePath, SourceFile, defining_file, source_files, strip, tokens, use_tree};
 
 /// The stages in order; a file may use its own and earlier ones.
 const STAGES: [&str; 7] = [
@@ -152,4 +152,34 @@ fn no_file_uses_a_later_stage() {
         "the engine's stages must go one way (docs/architecture.md):\n{}",
         problems.into_iter().collect::<Vec<_>>().join("\n")
     );
+}
+
+#[test]
+fn use_trees_flatten_to_each_path_and_the_name_it_binds() {
+    let tokens = tokens("crate::{a::{b, c as d}, e::{self, f}, g::*};");
+    let mut leaves = Vec::new();
+    use_tree(&tokens, &mut 0, &[], &mut leaves);
+    let path = |p: &str| p.split("::").map(String::from).collect::<ModulePath>();
+    assert_eq!(
+        leaves,
+        vec![
+            (path("crate::a::b"), "b".to_string()),
+            (path("crate::a::c"), "d".to_string()),
+            (path("crate::e"), "e".to_string()),
+            (path("crate::e::f"), "f".to_string()),
+            (path("crate::g"), "*".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn comments_strings_and_char_literals_name_no_path() {
+    let stripped = strip(
+        "let s = \"crate::in_string\"; // crate::in_comment\n/* crate::in_block */ let c = '\"'; crate::used::item(r#\"crate::raw\"#, s, c)",
+    );
+    assert!(!stripped.contains("in_string"), "{stripped}");
+    assert!(!stripped.contains("in_comment"), "{stripped}");
+    assert!(!stripped.contains("in_block"), "{stripped}");
+    assert!(!stripped.contains("raw"), "{stripped}");
+    assert!(stripped.contains("crate::used::item"), "{stripped}");
 }
