@@ -8,11 +8,11 @@ use crate::cni::{self, CniStatus};
 use crate::compliance;
 use crate::exposure;
 use crate::facts::{Dns, Mesh, default_deny, pod_facts};
-use crate::layers::{Enforcement, LayerPolicy, LayerSide};
+use crate::layers::{Enforcement, LayerPolicy};
 use crate::model::Direction;
 use crate::pod_cidrs::PodCidrs;
 use crate::posture::{AcceptedRisk, NamespacePosture, ids};
-use crate::reach::{Endpoint, Reach};
+use crate::reach::{Endpoint, LayerSide, Reach};
 use crate::settings::Settings;
 
 pub struct Evaluator<'a> {
