@@ -5,6 +5,7 @@
 use crate::checks::{self, Findings, LayerReport};
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{self, CniStatus};
+use crate::cni_agents;
 use crate::compliance;
 use crate::exposure;
 use crate::facts::{Dns, Mesh, default_deny, pod_facts};
@@ -30,7 +31,7 @@ pub struct Evaluator<'a> {
 impl<'a> Evaluator<'a> {
     pub fn new(cluster: &'a Cluster, settings: &'a Settings) -> Self {
         let cni = settings.cni_override.clone().unwrap_or_else(|| {
-            cni::combine(
+            cni_agents::combine(
                 cluster
                     .cni_pods()
                     .map(|(pod, signal)| (pod.as_str(), signal)),

@@ -32,7 +32,7 @@ const FILES: &[(&str, &str)] = &[
     ("intervals.rs", "model"),
     ("ipset.rs", "model"),
     ("cni.rs", "model"),
-    ("cni/signals.rs", "convert"),
+    ("cni_agents.rs", "convert"),
     ("validate.rs", "convert"),
     ("convert.rs", "convert"),
     ("annotations.rs", "convert"),
