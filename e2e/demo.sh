@@ -68,7 +68,7 @@ cmd_up() {
 
   stop_operator
   KUBECONFIG=$kubeconfig POD_NAMESPACE=netposture-system \
-    setsid "$bin" operator --metrics-addr "$METRICS_ADDR" --identity demo \
+    setsid "$bin" operator --metrics-addr "$METRICS_ADDR" --insecure-metrics --identity demo \
     >"$DIR/logs/operator.log" 2>&1 </dev/null &
   echo $! >"$DIR/operator.pid"
   log "operator started (pid $(<"$DIR/operator.pid"), log $DIR/logs/operator.log)"

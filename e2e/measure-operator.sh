@@ -130,7 +130,7 @@ start_operator() {
   OPERATOR_LOG=$dir/logs/operator-$operator_runs.log
   T_OPERATOR=$EPOCHREALTIME
   KUBECONFIG=$operator_kubeconfig POD_NAMESPACE=netposture-system NO_COLOR=1 \
-    "$BIN" operator --metrics-addr "127.0.0.1:$port" --identity "measure-$operator_runs" \
+    "$BIN" operator --metrics-addr "127.0.0.1:$port" --insecure-metrics --identity "measure-$operator_runs" \
     --resync-period "${RESYNC_SECONDS}s" "$@" >"$OPERATOR_LOG" 2>&1 </dev/null &
   OPERATOR_PID=$!
   log "operator $operator_runs started (pid $OPERATOR_PID${*:+, $*})"

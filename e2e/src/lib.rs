@@ -217,8 +217,19 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts a replica with the given extra flags, and a 3 s resync unless they set one.
+    /// Starts a replica with the given extra flags, and a 3 s resync unless
+    /// they set one; its /metrics is plain HTTP, open to the tests.
     pub fn start(identity: &str, extra: &[&str]) -> Operator {
+        Operator::spawn(identity, &[&["--insecure-metrics"], extra].concat())
+    }
+
+    /// Starts a replica as deploy/ runs it: HTTPS, /metrics only for tokens
+    /// the API server allows.
+    pub fn start_guarded(identity: &str, extra: &[&str]) -> Operator {
+        Operator::spawn(identity, extra)
+    }
+
+    fn spawn(identity: &str, extra: &[&str]) -> Operator {
         let kubeconfig = operator_kubeconfig();
         let metrics_port = free_port();
         let log = cluster_dir().join(format!("operator-{identity}.log"));

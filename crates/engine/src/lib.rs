@@ -5,6 +5,7 @@
 //! `scan` command and the operator feed it the same way.
 
 pub mod annotations;
+pub mod changes;
 mod checks;
 pub mod classes;
 pub mod cluster;

@@ -1,5 +1,7 @@
 //! The operator's HTTP endpoint: `/metrics` for Prometheus, `/healthz` and
-//! `/readyz` for the kubelet's probes.
+//! `/readyz` for the kubelet's probes. Over HTTPS with `/metrics` behind the
+//! API server's authentication and authorization (the default), or plain and
+//! open for local runs. The probes are open either way and name no namespace.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,15 +10,20 @@ use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{ALLOW, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
+use super::args::OperatorArgs;
 use super::health::Health;
 use super::metrics::Metrics;
+use super::metrics_auth::{Access, ApiReviewer, METRICS_PATH, MetricsAuth, Reviewer};
+use super::serving_cert::ServingCert;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
@@ -28,16 +35,53 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed accept (e.g. out of file descriptors) instead of spinning.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
+/// How the endpoint is guarded: both, or neither (`--insecure-metrics`).
+pub struct Guard<R> {
+    pub tls: TlsAcceptor,
+    pub auth: Arc<MetricsAuth<R>>,
+}
+
+impl Guard<ApiReviewer> {
+    /// HTTPS and the API server's say on /metrics, unless `--insecure-metrics`.
+    pub fn for_args(args: &OperatorArgs, client: &kube::Client) -> anyhow::Result<Option<Self>> {
+        if args.insecure_metrics {
+            tracing::warn!("--insecure-metrics: /metrics is served over plain HTTP to anyone");
+            return Ok(None);
+        }
+        let cert = match &args.metrics_cert_dir {
+            Some(dir) => {
+                let cert = ServingCert::from_dir(dir)?;
+                tokio::spawn(Arc::clone(&cert).follow_dir(dir.clone()));
+                cert
+            }
+            None => ServingCert::self_signed(vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                format!("netposture-metrics.{}.svc", args.lease_namespace),
+            ])?,
+        };
+        Ok(Some(Guard {
+            tls: cert.acceptor()?,
+            auth: Arc::new(MetricsAuth::new(ApiReviewer::new(client.clone()))),
+        }))
+    }
+}
+
 /// Serves until `shutdown` resolves, then stops accepting; requests already
 /// being answered finish on their own tasks. Accept errors are logged and
 /// retried, since the probes must outlive a transient shortage.
-pub async fn serve(
+pub async fn serve<R: Reviewer + 'static>(
     listener: TcpListener,
+    guard: Option<Guard<R>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let mut shutdown = std::pin::pin!(shutdown);
+    let (tls, auth) = match guard {
+        Some(Guard { tls, auth }) => (Some(tls), Some(auth)),
+        None => (None, None),
+    };
     loop {
         let accepted = tokio::select! {
             () = &mut shutdown => return Ok(()),
@@ -51,18 +95,27 @@ pub async fn serve(
                 continue;
             }
         };
-        let metrics = Arc::clone(&metrics);
-        let health = Arc::clone(&health);
+        let answer = Answer {
+            metrics: Arc::clone(&metrics),
+            health: Arc::clone(&health),
+            auth: auth.clone(),
+        };
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request: Request<Incoming>| {
-                let response = respond(request.method(), request.uri().path(), &metrics, &health);
-                async move { Ok::<_, Infallible>(response) }
-            });
-            let served = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let served = match tls {
+                None => answer.serve_connection(stream).await,
+                // The handshake is bounded like the headers: a silent client is dropped.
+                Some(tls) => {
+                    match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => answer.serve_connection(stream).await,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+            };
             // Malformed requests and dropped clients end here, as hyper's 400 or a closed socket.
             if let Err(error) = served {
                 tracing::debug!(%peer, %error, "HTTP connection ended with an error");
@@ -71,15 +124,69 @@ pub async fn serve(
     }
 }
 
+/// What one connection answers with.
+struct Answer<R> {
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    auth: Option<Arc<MetricsAuth<R>>>,
+}
+
+impl<R: Reviewer + 'static> Answer<R> {
+    async fn serve_connection(
+        self,
+        io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    ) -> hyper::Result<()> {
+        let answer = Arc::new(self);
+        let service = service_fn(move |request: Request<Incoming>| {
+            let answer = Arc::clone(&answer);
+            async move { Ok::<_, Infallible>(answer.respond(&request).await) }
+        });
+        http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(io), service)
+            .await
+    }
+
+    async fn respond<B>(&self, request: &Request<B>) -> Response<Full<Bytes>> {
+        let path = request.uri().path();
+        if let (METRICS_PATH, true, Some(auth)) = (path, readable(request.method()), &self.auth) {
+            let header = request
+                .headers()
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            match auth.access(header).await {
+                Ok(Access::Allowed) => {}
+                Ok(Access::Unauthenticated) => {
+                    let mut response = text(StatusCode::UNAUTHORIZED, "unauthorized");
+                    response
+                        .headers_mut()
+                        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                    return response;
+                }
+                Ok(Access::Forbidden) => return text(StatusCode::FORBIDDEN, "forbidden"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot ask the API server who may read /metrics");
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "cannot authorize now");
+                }
+            }
+        }
+        respond(request.method(), path, &self.metrics, &self.health)
+    }
+}
+
+fn readable(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
 fn respond(
     method: &Method,
     path: &str,
     metrics: &Metrics,
     health: &Health,
 ) -> Response<Full<Bytes>> {
-    let readable = method == Method::GET || method == Method::HEAD;
     match path {
-        "/metrics" | "/healthz" | "/readyz" if !readable => {
+        "/metrics" | "/healthz" | "/readyz" if !readable(method) => {
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
             response
                 .headers_mut()
@@ -176,9 +283,15 @@ mod tests {
         metrics.set_leader(true);
         let health = Arc::new(Health::new(&["Pod", "NetworkPolicy"]));
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, metrics, Arc::clone(&health), async {
-            stopped.await.ok();
-        }));
+        let server = tokio::spawn(serve::<ApiReviewer>(
+            listener,
+            None,
+            metrics,
+            Arc::clone(&health),
+            async {
+                stopped.await.ok();
+            },
+        ));
 
         let scrape = request(addr, "GET", "/metrics").await;
         assert_eq!(status_line(&scrape), "HTTP/1.1 200 OK");
@@ -220,5 +333,89 @@ mod tests {
         stop.send(()).unwrap();
         server.await.unwrap().unwrap();
         assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
+    }
+
+    /// One request over TLS that trusts `cert` for "localhost".
+    async fn request_tls(addr: SocketAddr, cert: &[u8], path: &str, token: Option<&str>) -> String {
+        use rustls_pki_types::pem::PemObject;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls_pki_types::CertificateDer::from_pem_slice(cert).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, tcp).await.unwrap();
+        let authorization = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n{authorization}Connection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        // A peer closing without close_notify is fine here: the body is read.
+        let _ = tls.read_to_end(&mut response).await;
+        String::from_utf8(response).unwrap()
+    }
+
+    #[tokio::test]
+    async fn guarded_metrics_need_a_token_the_api_server_allows_and_probes_do_not() {
+        use crate::operator::metrics_auth::MetricsAuth;
+        use crate::operator::metrics_auth::scripted::Scripted;
+        use crate::operator::serving_cert::{CERT_FILE, KEY_FILE, ServingCert};
+
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CERT_FILE), made.cert.pem()).unwrap();
+        std::fs::write(dir.path().join(KEY_FILE), made.signing_key.serialize_pem()).unwrap();
+        let cert = ServingCert::from_dir(dir.path()).unwrap();
+        let guard = Guard {
+            tls: cert.acceptor().unwrap(),
+            auth: Arc::new(MetricsAuth::new(Scripted::default())),
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let health = Arc::new(Health::new(&["Pod"]));
+        health.set("Pod", WatchState::Synced);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listener,
+            Some(guard),
+            Arc::new(Metrics::new()),
+            health,
+            async {
+                stopped.await.ok();
+            },
+        ));
+        let pem = made.cert.pem();
+
+        let anonymous = request_tls(addr, pem.as_bytes(), "/metrics", None).await;
+        assert_eq!(status_line(&anonymous), "HTTP/1.1 401 Unauthorized");
+        assert_eq!(header(&anonymous, "www-authenticate"), Some("Bearer"));
+        let forged = request_tls(addr, pem.as_bytes(), "/metrics", Some("forged")).await;
+        assert_eq!(status_line(&forged), "HTTP/1.1 401 Unauthorized");
+        let stranger = request_tls(addr, pem.as_bytes(), "/metrics", Some("stranger")).await;
+        assert_eq!(status_line(&stranger), "HTTP/1.1 403 Forbidden");
+        assert!(!body(&stranger).contains("netposture_"), "{stranger}");
+        let reader = request_tls(addr, pem.as_bytes(), "/metrics", Some("reader")).await;
+        assert_eq!(status_line(&reader), "HTTP/1.1 200 OK");
+        assert!(body(&reader).contains("netposture_leader"), "{reader}");
+        let ready = request_tls(addr, pem.as_bytes(), "/readyz", None).await;
+        assert_eq!(status_line(&ready), "HTTP/1.1 200 OK");
+
+        // Plain HTTP to the HTTPS port gets no metrics.
+        let plain = request(addr, "GET", "/metrics").await;
+        assert!(!plain.contains("netposture_"), "{plain}");
+
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
     }
 }

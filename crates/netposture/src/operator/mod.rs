@@ -2,93 +2,54 @@
 //! the Prometheus metrics current, from watches of the objects the engine
 //! needs. Wiring only; each part lives in its own module.
 
+mod args;
 mod context;
 mod controller;
 mod failure;
 mod freshness;
+mod full_pass;
 pub mod health;
 pub mod http;
 pub mod leader;
+mod logging;
 pub mod metrics;
+mod metrics_auth;
 #[cfg(test)]
 mod monitoring_files;
 mod optional_kinds;
 mod policy_report;
+mod publish;
 mod reconcile;
+mod serving_cert;
+mod signals;
 mod triggers;
 mod watch;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
 use futures::StreamExt;
 use futures::future::ready;
-use k8s_openapi::api::core::v1::{Namespace, Node, NodeSpec, Pod, Service};
-use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::core::v1::{Namespace, Node, NodeSpec};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client};
 use netposture_api::NetworkPostureReport;
 use netposture_engine::CniStatus;
+use netposture_engine::changes::{
+    IndexKind, Ingresses, Namespaces, NetworkPolicies, Nodes, Pods, Services,
+};
 use tokio::sync::{mpsc, watch as signal_watch};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::config::{CniOverride, Config, parse_duration, parse_duration_or_zero};
+use crate::config::{Config, parse_duration};
+pub use args::OperatorArgs;
 use context::{Context, ContextParts};
 use health::Health;
 use metrics::Metrics;
-
-#[derive(Debug, Args)]
-pub struct OperatorArgs {
-    /// Configuration file (see config/netposture.yaml).
-    #[arg(long, env = "NETPOSTURE_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Declare the CNI instead of detecting it: NAME or NAME:True|False|Unknown.
-    #[arg(long, env = "NETPOSTURE_CNI", value_name = "NAME[:CAPABLE]", value_parser = CniOverride::parse)]
-    cni: Option<CniOverride>,
-    /// Where /metrics, /healthz and /readyz are served.
-    #[arg(long, env = "NETPOSTURE_METRICS_ADDR", default_value = "0.0.0.0:8080")]
-    metrics_addr: SocketAddr,
-    /// Re-evaluate every namespace this often without a change (overrides resyncPeriod).
-    #[arg(long, env = "NETPOSTURE_RESYNC_PERIOD", value_name = "DURATION")]
-    resync_period: Option<String>,
-    /// Namespace of the leader-election Lease (the operator's own namespace).
-    #[arg(long, env = "POD_NAMESPACE", default_value = "netposture-system")]
-    lease_namespace: String,
-    #[arg(
-        long,
-        env = "NETPOSTURE_LEASE_NAME",
-        default_value = "netposture-operator"
-    )]
-    lease_name: String,
-    /// This replica's name in the Lease; defaults to the pod name or host name.
-    #[arg(long, env = "POD_NAME")]
-    identity: Option<String>,
-    /// Reconciles running at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: u16,
-    /// Collect changes for this long before re-evaluating a namespace (0s: re-evaluate at once).
-    #[arg(long, default_value = "1s", value_parser = |s: &str| parse_duration_or_zero(s, "--debounce"))]
-    debounce: Duration,
-    /// How long one watch request lasts before it is renewed (and RBAC checked again).
-    #[arg(long, default_value = "290s", value_parser = |s: &str| parse_duration(s, "--watch-timeout"))]
-    watch_timeout: Duration,
-    /// Also write a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace (when that CRD exists).
-    #[arg(long, env = "NETPOSTURE_POLICY_REPORTS")]
-    policy_reports: bool,
-    #[arg(long, env = "NETPOSTURE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
+use watch::{REPORT_KIND, Unindexed, Watch};
 
 /// Objects per list page. A page of whole objects is the largest transient
 /// allocation of a start on a big cluster, and the allocator keeps its peak:
@@ -110,33 +71,6 @@ const WATCHED: [&str; 7] = [
     "NetworkPostureReport",
 ];
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn termination() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let sigterm = async {
-        match term.as_mut() {
-            Some(term) => {
-                term.recv().await;
-            }
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = sigterm => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
-}
-
 pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
     // Configuration errors end the process before anything starts.
     let config = match &args.config {
@@ -157,7 +91,7 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         None => config.resync_period(),
     }
     .map_err(anyhow::Error::msg)?;
-    init_logging(args.log_format);
+    logging::init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -174,7 +108,7 @@ async fn operate(
     let client = Client::try_default()
         .await
         .context("no Kubernetes credentials (in-cluster or KUBECONFIG)")?;
-    let identity = args.identity.clone().unwrap_or_else(default_identity);
+    let identity = args.identity();
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::new(&WATCHED));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
@@ -191,8 +125,10 @@ async fn operate(
         }
     };
 
+    let guard = http::Guard::for_args(&args, &client)?;
     let server = tokio::spawn(http::serve(
         listener,
+        guard,
         metrics.clone(),
         health.clone(),
         stopped(),
@@ -237,59 +173,32 @@ async fn operate(
     let optional =
         optional_kinds::OptionalWatches::start(client.clone(), config.clone(), ctx.clone()).await;
     let optional_task = tokio::spawn(optional.follow());
+    let namespace_watch = Watch {
+        forward: Some(namespace_events_tx),
+        gone: |ctx, (_, name)| ctx.forget_namespace(name),
+        ..Watch::typed(Namespaces, strip_namespace)
+    };
+    let report_watch = Watch {
+        forward: Some(report_writer_tx),
+        counted: false,
+        ..Watch::typed(Unindexed(REPORT_KIND, PhantomData), strip_report)
+    };
     let watches = [
-        tokio::spawn(watch::run::<Namespace>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            Some(namespace_events_tx),
-            strip_namespace,
-        )),
-        tokio::spawn(watch::run::<Node>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            strip_node,
-        )),
-        tokio::spawn(watch::run::<Pod>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<NetworkPolicy>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<Service>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<Ingress>(
-            Api::all(client.clone()),
-            config.clone(),
-            ctx.clone(),
-            None,
-            |_| {},
-        )),
-        tokio::spawn(watch::run::<NetworkPostureReport>(
-            Api::all(client.clone()),
-            config,
-            ctx.clone(),
-            Some(report_writer_tx),
-            strip_report,
-        )),
+        spawn_watch(&client, &config, &ctx, namespace_watch),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Nodes, strip_node)),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Pods, |_| {})),
+        spawn_watch(
+            &client,
+            &config,
+            &ctx,
+            Watch::typed(NetworkPolicies, |_| {}),
+        ),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Services, |_| {})),
+        spawn_watch(&client, &config, &ctx, Watch::typed(Ingresses, |_| {})),
+        spawn_watch(&client, &config, &ctx, report_watch),
     ];
-    let leadership_task = tokio::spawn(follow_leadership(ctx.clone()));
-    let resync_task = tokio::spawn(resync_loop(ctx.clone()));
+    let leadership_task = tokio::spawn(full_pass::follow_leadership(ctx.clone()));
+    let resync_task = tokio::spawn(full_pass::resync_loop(ctx.clone()));
 
     let dispatch_task = tokio::spawn(async move { triggers.dispatch(dispatch_tx).await });
 
@@ -306,10 +215,9 @@ async fn operate(
         .map(Ok)
         .reflect(report_writer)
         .inspect(move |_| {
-            report_metrics.set_store_objects(
-                <NetworkPostureReport as watch::Watched>::KIND,
-                report_count.state().len(),
-            )
+            report_metrics
+                .watches
+                .set_store_objects(REPORT_KIND, report_count.state().len())
         })
         .filter_map(|event| ready(changed_object(event, true)));
     let controller = controller::build(
@@ -321,14 +229,13 @@ async fn operate(
     )
     .graceful_shutdown_on(stopped())
     .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
-    .for_each(|result| async move {
-        if let Err(error) = result {
-            tracing::debug!(%error, "controller");
-        }
+    .for_each(|outcome| {
+        reconcile::log_outcome(outcome);
+        ready(())
     });
     let controller = tokio::spawn(controller);
 
-    termination().await;
+    signals::termination().await;
     tracing::info!("termination requested: finishing in-flight writes, releasing the lease");
     // Both receivers of the stop signal are alive here; a send error cannot lose anything.
     let _ = stop_tx.send(true);
@@ -347,6 +254,31 @@ async fn operate(
     Ok(())
 }
 
+/// Starts the watch of one kind over the whole cluster.
+fn spawn_watch<I>(
+    client: &Client,
+    config: &watcher::Config,
+    ctx: &Arc<Context>,
+    watch: Watch<I>,
+) -> tokio::task::JoinHandle<()>
+where
+    I: IndexKind + Send + Sync + 'static,
+    I::Object: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    tokio::spawn(watch::run(
+        Api::all(client.clone()),
+        config.clone(),
+        ctx.clone(),
+        watch,
+    ))
+}
+
 /// The object of an Apply event (or a Delete one, with `deletes`), never of
 /// a (re)list.
 fn changed_object<K>(
@@ -359,13 +291,6 @@ fn changed_object<K>(
         Ok(watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone) => None,
         Err(error) => Some(Err(error)),
     }
-}
-
-fn default_identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "netposture".into());
-    format!("{host}-{}", std::process::id())
 }
 
 /// The controller's namespace store keeps only what reconcile reads.
@@ -392,37 +317,4 @@ fn strip_node(node: &mut Node) {
 fn strip_report(report: &mut NetworkPostureReport) {
     report.metadata.managed_fields = None;
     report.metadata.annotations = None;
-}
-
-/// Gaining the lease (also lost and regained between two looks): take over
-/// every report at once. Losing it: writes are already refused by the guard
-/// in each write. The gauge reads 0 once the elector has stopped.
-async fn follow_leadership(ctx: Arc<Context>) {
-    ctx.metrics.set_leader(ctx.leadership.is_leader());
-    let follower = ctx.clone();
-    ctx.leadership
-        .clone()
-        .follow(move |leader| {
-            let ctx = follower.clone();
-            async move {
-                ctx.metrics.set_leader(leader);
-                tracing::info!(leader, "leadership changed");
-                if leader && ctx.loaded() {
-                    ctx.full_pass().await;
-                }
-            }
-        })
-        .await;
-    ctx.metrics.set_leader(false);
-}
-
-async fn resync_loop(ctx: Arc<Context>) {
-    let mut ticks = tokio::time::interval(ctx.resync);
-    loop {
-        ticks.tick().await;
-        ctx.refresh_policy_reports().await;
-        if ctx.loaded() {
-            ctx.full_pass().await;
-        }
-    }
 }

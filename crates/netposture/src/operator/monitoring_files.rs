@@ -28,21 +28,23 @@ fn exported_names() -> BTreeSet<String> {
     );
     let settings = netposture_engine::Settings::default();
     let evaluator = netposture_engine::Evaluator::new(&cluster, &settings);
-    metrics.set_namespace("a", &evaluator.namespace("a").unwrap());
-    metrics.set_cni(evaluator.cni());
-    metrics.observe_evaluation(0.001);
-    metrics.report_written();
-    metrics.report_deleted();
-    metrics.report_write_failed("forbidden");
-    metrics.policy_report_written();
-    metrics.policy_report_write_failed("forbidden");
-    metrics.event_published("CoverageLost");
-    metrics.watch_event("Pod");
-    metrics.watch_error("Pod", "forbidden");
-    metrics.reconcile_error("conflict");
-    metrics.full_evaluation_done();
-    metrics.set_store_objects("Pod", 1);
-    metrics.set_watch_failing("Pod", false);
+    metrics
+        .posture
+        .set_namespace("a", &evaluator.namespace("a").unwrap());
+    metrics.posture.set_cni(evaluator.cni());
+    metrics.reconciles.observe_evaluation(0.001);
+    metrics.reports.written();
+    metrics.reports.deleted();
+    metrics.reports.write_failed("forbidden");
+    metrics.reports.policy_report_written();
+    metrics.reports.policy_report_write_failed("forbidden");
+    metrics.reports.event_published("CoverageLost");
+    metrics.watches.event("Pod");
+    metrics.watches.error("Pod", "forbidden");
+    metrics.reconciles.error("conflict");
+    metrics.reconciles.full_evaluation_done();
+    metrics.watches.set_store_objects("Pod", 1);
+    metrics.watches.set_failing("Pod", false);
     metrics.set_leader(true);
     metrics
         .encode()

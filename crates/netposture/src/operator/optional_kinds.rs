@@ -10,13 +10,14 @@ use std::time::Duration;
 use kube::api::{ApiResource, DynamicObject};
 use kube::discovery::Discovery;
 use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
-use netposture_engine::layers::{LAYER_KINDS, LayerKind, LayerPolicy, layer_kind};
-use netposture_engine::{Affected, Cluster};
+use kube::{Api, Client};
+use netposture_engine::Affected;
+use netposture_engine::changes::{IndexKind, PeerAuthentications};
+use netposture_engine::layers::{LAYER_KINDS, LayerKind, layer_kind};
 use tokio::task::JoinHandle;
 
 use super::context::Context;
-use super::watch::{self, Handler, indexed_names};
+use super::watch::{self, Watch};
 
 const ISTIO_SECURITY_GROUP: &str = "security.istio.io";
 const PEER_AUTHENTICATION: &str = "PeerAuthentication";
@@ -50,101 +51,51 @@ impl OptionalKind {
             .collect()
     }
 
-    fn apply_layer(&self, kind: LayerKind, ctx: &Context, object: &DynamicObject) -> Affected {
-        let namespace = object.namespace();
-        let name = object.name_any();
-        let affected = ctx
-            .cluster()
-            .affected_by_layer(&ctx.settings, kind, namespace.as_deref());
-        let Some(value) = as_json(self, object) else {
-            return Affected::Nothing;
-        };
-        let policy = LayerPolicy::from_object(kind, namespace.as_deref(), &name, &value);
-        ctx.cluster_mut().apply_layer_policy(policy);
-        affected
-    }
-
-    fn apply_peer_authentication(&self, ctx: &Context, object: &DynamicObject) -> Affected {
-        let namespace = object.namespace().unwrap_or_default();
-        let name = object.name_any();
-        let Some(value) = as_json(self, object) else {
-            return Affected::Nothing;
-        };
-        let mut cluster = ctx.cluster_mut();
-        let before = cluster.affected_by_peer_authentication(&ctx.settings, &namespace, &name);
-        cluster.apply_peer_authentication(&value);
-        before.merge(cluster.affected_by_peer_authentication(&ctx.settings, &namespace, &name))
-    }
-}
-
-fn as_json(kind: &OptionalKind, object: &DynamicObject) -> Option<serde_json::Value> {
-    match serde_json::to_value(object) {
-        Ok(value) => Some(value),
-        // A DynamicObject is JSON already; this cannot fail in practice.
-        Err(error) => {
-            tracing::warn!(kind = kind.kind(), name = object.name_any(), %error, "unreadable object");
-            None
-        }
-    }
-}
-
-impl Handler<DynamicObject> for OptionalKind {
-    fn kind(&self) -> String {
+    /// The kind's name in logs, metrics and readiness.
+    fn name(&self) -> String {
         match self {
-            OptionalKind::Layer(kind) => format!("{}.{}", kind.kind, kind.group),
-            OptionalKind::PeerAuthentication => {
-                format!("{PEER_AUTHENTICATION}.{ISTIO_SECURITY_GROUP}")
-            }
+            OptionalKind::Layer(kind) => kind.name(),
+            OptionalKind::PeerAuthentication => PeerAuthentications.name(),
         }
     }
 
-    fn plural(&self) -> String {
-        self.kind()
-    }
-
-    fn apply(&self, ctx: &Context, object: &DynamicObject) -> Affected {
-        match *self {
-            OptionalKind::Layer(kind) => self.apply_layer(kind, ctx, object),
-            OptionalKind::PeerAuthentication => self.apply_peer_authentication(ctx, object),
-        }
-    }
-
-    fn delete(&self, ctx: &Context, namespace: &str, name: &str) -> Affected {
+    /// Forgets every object of the kind and returns what that reaches.
+    fn forget_all(&self, ctx: &Context) -> Affected {
         let mut cluster = ctx.cluster_mut();
-        match *self {
-            OptionalKind::Layer(kind) => {
-                let namespace = Some(namespace).filter(|n| !n.is_empty());
-                let affected = cluster.affected_by_layer(&ctx.settings, kind, namespace);
-                cluster.delete_layer_policy(kind, namespace, name);
-                affected
-            }
+        let none = BTreeSet::new();
+        let relisted = match *self {
+            OptionalKind::Layer(kind) => cluster.reset(&kind, &ctx.settings, &none),
             OptionalKind::PeerAuthentication => {
-                let affected =
-                    cluster.affected_by_peer_authentication(&ctx.settings, namespace, name);
-                cluster.delete_peer_authentication(namespace, name);
-                affected
+                cluster.reset(&PeerAuthentications, &ctx.settings, &none)
+            }
+        };
+        relisted.affected
+    }
+
+    fn spawn(
+        &self,
+        api: Api<DynamicObject>,
+        config: watcher::Config,
+        ctx: Arc<Context>,
+    ) -> JoinHandle<()> {
+        match *self {
+            OptionalKind::Layer(kind) => tokio::spawn(watch::run(api, config, ctx, dynamic(kind))),
+            OptionalKind::PeerAuthentication => {
+                tokio::spawn(watch::run(api, config, ctx, dynamic(PeerAuthentications)))
             }
         }
     }
+}
 
-    fn indexed(&self, cluster: &Cluster) -> BTreeSet<(String, String)> {
-        match *self {
-            OptionalKind::Layer(kind) => cluster
-                .layers()
-                .filter(|policy| policy.kind == kind)
-                .map(|policy| {
-                    (
-                        policy.namespace.clone().unwrap_or_default(),
-                        policy.name.clone(),
-                    )
-                })
-                .collect(),
-            OptionalKind::PeerAuthentication => {
-                indexed_names(cluster, PEER_AUTHENTICATION, |state| {
-                    state.peer_authentications.keys()
-                })
-            }
-        }
+/// A watch of a kind found by discovery: its name doubles as its plural in messages.
+fn dynamic<I: IndexKind<Object = DynamicObject>>(kind: I) -> Watch<I> {
+    Watch {
+        plural: kind.name(),
+        kind,
+        strip: strip_dynamic,
+        forward: None,
+        gone: |_, _| {},
+        counted: true,
     }
 }
 
@@ -207,16 +158,9 @@ impl OptionalWatches {
             if let Some((_, task)) = self.running.remove(&kind) {
                 task.abort();
             }
-            tracing::info!(kind = kind.kind(), version = resource.version, "watching");
+            tracing::info!(kind = kind.name(), version = resource.version, "watching");
             let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
-            let task = tokio::spawn(watch::run_with(
-                api,
-                self.config.clone(),
-                self.ctx.clone(),
-                None,
-                strip_dynamic,
-                kind,
-            ));
+            let task = kind.spawn(api, self.config.clone(), self.ctx.clone());
             self.running.insert(kind, (resource, task));
         }
     }
@@ -235,14 +179,11 @@ impl OptionalWatches {
                 task.abort();
             }
             tracing::info!(
-                kind = kind.kind(),
+                kind = kind.name(),
                 "no longer served; its policies are dropped"
             );
-            self.ctx.health.remove(&kind.kind());
-            let objects = kind.indexed(&self.ctx.cluster());
-            for (namespace, name) in objects {
-                self.ctx.trigger(kind.delete(&self.ctx, &namespace, &name));
-            }
+            self.ctx.health.remove(&kind.name());
+            self.ctx.trigger(kind.forget_all(&self.ctx));
             // A kind that never listed (forbidden, say) may be all that held the first load back.
             if self.ctx.mark_loaded_if_synced() {
                 self.ctx.full_pass().await;

@@ -142,7 +142,7 @@ impl PolicyReports {
                 Err(error) => return Err(error),
             }
         }
-        let params = PatchParams::apply(super::reconcile::FIELD_MANAGER).force();
+        let params = PatchParams::apply(super::publish::FIELD_MANAGER).force();
         api.patch(NAME, &params, &Patch::Apply(&desired)).await?;
         self.current().insert(namespace.to_string());
         Ok(true)

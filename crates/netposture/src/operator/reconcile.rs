@@ -1,28 +1,19 @@
-//! Evaluate one namespace with the engine and publish the result: metrics on
-//! every replica; the report and coverage Events only on the leader, and only
-//! when something other than the evaluation time changed.
+//! Reconcile one namespace: evaluate it with the engine, set its metrics on
+//! every replica, and on the leader publish the result (`publish.rs`); the
+//! error policy decides when a failed reconcile runs again.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::controller::{self, Action};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Resource, ResourceExt};
-use netposture_api::{NetworkPostureReport, condition_types};
-use netposture_engine::{Evaluator, NamespacePosture};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
 
 use super::context::Context;
 use super::failure::Failure;
 
-/// Field manager of every write, so server-side apply knows which fields are ours.
-pub const FIELD_MANAGER: &str = "netposture";
-/// Retry delay after a failed reconcile; the controller adds no backoff of its own.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// A change that waited longer than this for its evaluation is logged; the
 /// debounce (1 s by default) and one evaluation should never come close.
 const LATE_EVALUATION: Duration = Duration::from_secs(30);
@@ -46,9 +37,22 @@ impl ReconcileError {
     }
 }
 
+/// Reconciles one namespace, counted and timed by its result.
 pub async fn reconcile(
     namespace: Arc<Namespace>,
     ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let mut timer = ctx.metrics.reconciles.start();
+    let result = evaluate_and_publish(&namespace, &ctx).await;
+    if result.is_ok() {
+        timer.succeeded();
+    }
+    result
+}
+
+async fn evaluate_and_publish(
+    namespace: &Namespace,
+    ctx: &Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let name = namespace.name_any();
     // Before every kind has listed, the index is partial; the full pass that
@@ -81,429 +85,89 @@ pub async fn reconcile(
         ctx.forget_namespace(&name);
         return Ok(Action::await_change());
     };
-    ctx.metrics.set_namespace(&name, &posture);
+    ctx.metrics.posture.set_namespace(&name, &posture);
     if ctx.leadership.is_leader() {
-        ctx.publish(&namespace, posture).await?;
+        ctx.publish(namespace, posture).await?;
     }
     Ok(Action::await_change())
 }
 
+/// Runs a failed reconcile again after a delay that suits its reason.
 pub fn error_policy(
     namespace: Arc<Namespace>,
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {
     let failure = error.failure();
-    ctx.metrics.reconcile_error(failure.as_str());
-    tracing::warn!(namespace = %namespace.name_any(), reason = failure.as_str(), %error, "reconcile failed; retrying");
-    Action::requeue(RETRY_AFTER)
+    ctx.metrics.reconciles.error(failure.as_str());
+    let retry = retry_after(failure);
+    tracing::warn!(namespace = %namespace.name_any(), reason = failure.as_str(), retry_seconds = retry.as_secs(), %error, "reconcile failed; retrying");
+    Action::requeue(retry)
 }
 
-/// The report as the operator owns it: name, owner and spec, apart from status.
-fn report_object(
-    namespace: &Namespace,
-    posture: &NamespacePosture,
-    previous: Option<&NetworkPostureReport>,
-) -> NetworkPostureReport {
-    let name = namespace.name_any();
-    let previous_conditions = previous
-        .and_then(|r| r.status.as_ref())
-        .map(|s| s.conditions.as_slice())
-        .unwrap_or_default();
-    let mut report = NetworkPostureReport::from_posture(
-        &name,
-        posture.clone(),
-        previous_conditions,
-        Time(k8s_openapi::jiff::Timestamp::now()),
-    );
-    report.metadata.owner_references = Some(vec![owner_reference(namespace)]);
-    report
-}
-
-fn owner_reference(namespace: &Namespace) -> OwnerReference {
-    OwnerReference {
-        api_version: Namespace::api_version(&()).into_owned(),
-        kind: Namespace::kind(&()).into_owned(),
-        name: namespace.name_any(),
-        uid: namespace.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: None,
+/// The controller adds no backoff of its own. Another writer came first
+/// (conflict): the next try very likely succeeds. The server did not answer:
+/// it usually returns within seconds. Refused (RBAC, the CRD, validation):
+/// only someone's action helps, and a relist or the resync covers it too, so
+/// trying often only adds load.
+fn retry_after(failure: Failure) -> Duration {
+    match failure {
+        Failure::Conflict => Duration::from_secs(1),
+        Failure::Unavailable | Failure::Expired => Duration::from_secs(5),
+        Failure::Forbidden | Failure::NotFound | Failure::Rejected => Duration::from_secs(30),
     }
 }
 
-/// Whether the stored report already says what `desired` says; the
-/// evaluation time alone is no difference.
-pub fn unchanged(current: &NetworkPostureReport, desired: &NetworkPostureReport) -> (bool, bool) {
-    let meta_same = current.spec == desired.spec
-        && current.metadata.owner_references == desired.metadata.owner_references;
-    let status_same = match (&current.status, &desired.status) {
-        (Some(current), Some(desired)) => {
-            current.posture == desired.posture && current.conditions == desired.conditions
+/// Logs what the controller reports besides successful reconciles.
+pub fn log_outcome(
+    outcome: Result<
+        (ObjectRef<Namespace>, Action),
+        controller::Error<ReconcileError, watcher::Error>,
+    >,
+) {
+    match outcome {
+        Ok(_) => {}
+        // The error policy logged it, with its reason.
+        Err(controller::Error::ReconcilerFailed(..)) => {}
+        // A namespace deleted between its trigger and its turn: nothing to do.
+        Err(controller::Error::ObjectNotFound(namespace)) => {
+            tracing::debug!(%namespace, "namespace gone before its reconcile")
         }
-        _ => false,
-    };
-    (meta_same, status_same)
-}
-
-impl Context {
-    /// The engine's verdicts for a namespace that should be reported.
-    pub fn evaluate(&self, name: &str) -> Option<NamespacePosture> {
-        let cluster = self.cluster();
-        let state = cluster.namespace(name)?;
-        if !state.declared || self.exclusion.excludes(name, state) {
-            return None;
-        }
-        let started = Instant::now();
-        let evaluator = Evaluator::new(&cluster, &self.settings);
-        let posture = evaluator.namespace(name);
-        self.metrics
-            .observe_evaluation(started.elapsed().as_secs_f64());
-        self.metrics.set_cni(evaluator.cni());
-        posture
+        Err(error) => tracing::warn!(%error, "controller"),
     }
-
-    async fn publish(
-        &self,
-        namespace: &Namespace,
-        posture: NamespacePosture,
-    ) -> Result<(), ReconcileError> {
-        let name = namespace.name_any();
-        let previous = self.reports.get(&ObjectRef::new(&name));
-        let desired = report_object(namespace, &posture, previous.as_deref());
-        let (meta_same, status_same) = previous
-            .as_deref()
-            .map_or((false, false), |current| unchanged(current, &desired));
-        self.publish_policy_report(&name, &posture, !status_same)
-            .await;
-        if meta_same && status_same {
-            return Ok(());
-        }
-        let api: Api<NetworkPostureReport> = Api::all(self.client.clone());
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        // A new report is created, not applied: the API server refuses
-        // creates while the CRD is being deleted, whereas an apply would
-        // create the object again behind the CRD's finalizer, which then
-        // never finishes. One the store has not seen yet (409) is applied.
-        let apply_meta = if previous.is_none() {
-            let report = NetworkPostureReport {
-                status: None,
-                ..desired.clone()
-            };
-            let post = PostParams {
-                field_manager: Some(FIELD_MANAGER.to_string()),
-                ..PostParams::default()
-            };
-            match self
-                .guarded_write(&name, "create", api.create(&post, &report))
-                .await
-            {
-                Ok(()) => false,
-                Err(ReconcileError::Write {
-                    source: kube::Error::Api(status),
-                    ..
-                }) if status.code == 409 => true,
-                Err(error) => return Err(error),
-            }
-        } else {
-            !meta_same
-        };
-        if apply_meta {
-            let mut object = serde_json::json!({
-                "apiVersion": NetworkPostureReport::api_version(&()),
-                "kind": NetworkPostureReport::kind(&()),
-                "metadata": {"name": name, "ownerReferences": desired.metadata.owner_references},
-                "spec": desired.spec,
-            });
-            self.guarded_write(&name, "apply", async {
-                api.patch(&name, &params, &Patch::Apply(&mut object)).await
-            })
-            .await?;
-        }
-        if !status_same {
-            let status = serde_json::json!({
-                "apiVersion": NetworkPostureReport::api_version(&()),
-                "kind": NetworkPostureReport::kind(&()),
-                "metadata": {"name": name},
-                "status": desired.status,
-            });
-            self.guarded_write(&name, "apply status of", async {
-                api.patch_status(&name, &params, &Patch::Apply(&status))
-                    .await
-            })
-            .await?;
-            let was_covered = previous
-                .as_ref()
-                .and_then(|r| r.status.as_ref())
-                .map(|s| s.posture.covered);
-            if let Some(was_covered) = was_covered.filter(|was| *was != posture.covered) {
-                self.announce_coverage(namespace, &desired, was_covered)
-                    .await;
-            }
-        }
-        Ok(())
-    }
-
-    async fn publish_policy_report(&self, name: &str, posture: &NamespacePosture, changed: bool) {
-        let Some(reports) = &self.policy_reports else {
-            return;
-        };
-        if !self.policy_reports_available() || !self.leadership.is_leader() {
-            return;
-        }
-        match reports.publish(name, posture, changed).await {
-            Ok(true) => self.metrics.policy_report_written(),
-            Ok(false) => {}
-            Err(error) => {
-                self.metrics
-                    .policy_report_write_failed(Failure::of(&error).as_str());
-                tracing::warn!(namespace = name, %error, "could not write PolicyReport");
-            }
-        }
-    }
-
-    /// Performs one write unless leadership was lost meanwhile; counts it.
-    async fn guarded_write<T>(
-        &self,
-        name: &str,
-        action: &'static str,
-        write: impl Future<Output = Result<T, kube::Error>>,
-    ) -> Result<(), ReconcileError> {
-        if !self.leadership.is_leader() {
-            return Ok(());
-        }
-        match write.await {
-            Ok(_) => {
-                self.metrics.report_written();
-                tracing::debug!(report = name, action, "written");
-                Ok(())
-            }
-            Err(source) => {
-                self.metrics
-                    .report_write_failed(Failure::of(&source).as_str());
-                Err(ReconcileError::Write {
-                    action,
-                    name: name.to_string(),
-                    source,
-                })
-            }
-        }
-    }
-
-    async fn announce_coverage(
-        &self,
-        namespace: &Namespace,
-        report: &NetworkPostureReport,
-        was_covered: bool,
-    ) {
-        let covered = report.status.as_ref().and_then(|s| {
-            s.conditions
-                .iter()
-                .find(|c| c.type_ == condition_types::COVERED)
-        });
-        let (type_, reason) = if was_covered {
-            (EventType::Warning, "CoverageLost")
-        } else {
-            (EventType::Normal, "CoverageGained")
-        };
-        let event = Event {
-            type_,
-            reason: reason.into(),
-            note: covered.map(|c| c.message.clone()),
-            action: "Evaluate".into(),
-            secondary: None,
-        };
-        let reference = ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Namespace".into()),
-            name: Some(namespace.name_any()),
-            // Stored in the namespace itself, so its owners can read it.
-            namespace: Some(namespace.name_any()),
-            uid: namespace.uid(),
-            ..Default::default()
-        };
-        match self.recorder.publish(&event, &reference).await {
-            Ok(()) => self.metrics.event_published(reason),
-            Err(error) => {
-                tracing::warn!(namespace = %namespace.name_any(), %error, "could not publish event")
-            }
-        }
-    }
-
-    /// A namespace that is gone or excluded: no metrics, no report.
-    pub fn forget_namespace(&self, name: &str) {
-        self.metrics.remove_namespace(name);
-        if self.leadership.is_leader() && self.reports.get(&ObjectRef::new(name)).is_some() {
-            self.delete_report(name.to_string());
-        }
-    }
-
-    fn delete_report(&self, name: String) {
-        let api: Api<NetworkPostureReport> = Api::all(self.client.clone());
-        let metrics = self.metrics.clone();
-        tokio::spawn(async move {
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => {
-                    metrics.report_deleted();
-                    tracing::info!(report = %name, "deleted report of a namespace that is gone or excluded");
-                }
-                Err(error) if Failure::of(&error) == Failure::NotFound => {}
-                Err(error) => {
-                    metrics.report_write_failed(Failure::of(&error).as_str());
-                    tracing::warn!(report = %name, %error, "could not delete report");
-                }
-            }
-        });
-    }
-
-    /// Every namespace at once: refreshes all gauges, has namespaces whose
-    /// report differs reconciled at once, and removes reports of namespaces
-    /// that are gone. Runs once all watches have listed, after each relist,
-    /// on gaining leadership, and every resync period. The evaluation runs
-    /// on a blocking thread, off the async workers that serve watches and probes.
-    pub async fn full_pass(self: &Arc<Self>) {
-        let started = Instant::now();
-        let ctx = Arc::clone(self);
-        let pass = match tokio::task::spawn_blocking(move || ctx.evaluate_all()).await {
-            Ok(pass) => pass,
-            Err(error) => {
-                tracing::error!(%error, "full pass failed");
-                return;
-            }
-        };
-        for report in self.reports.state() {
-            let name = report.name_any();
-            if !pass.reported.contains(&name) {
-                self.forget_namespace(&name);
-            }
-        }
-        tracing::debug!(
-            seconds = started.elapsed().as_secs_f64(),
-            stale = pass.stale.len(),
-            "full pass"
-        );
-        self.metrics.full_evaluation_done();
-        if self.leadership.is_leader() {
-            // A report that lags is a change waiting for its evaluation too.
-            self.metrics.changes.changed(&pass.stale, Instant::now());
-            self.triggers.now(pass.stale);
-        }
-    }
-
-    /// Evaluates every namespace, a batch at a time: between batches the
-    /// read lock is released, so a watch waiting to update the index waits
-    /// for one batch, not for the whole cluster.
-    fn evaluate_all(&self) -> FullPass {
-        let mut pass = FullPass::default();
-        let names: Vec<String> = self
-            .cluster()
-            .namespaces()
-            .map(|(n, _)| n.clone())
-            .collect();
-        for batch in names.chunks(FULL_PASS_BATCH) {
-            let cluster = self.cluster();
-            let evaluator = Evaluator::new(&cluster, &self.settings);
-            self.metrics.set_cni(evaluator.cni());
-            for name in batch {
-                let Some(state) = cluster.namespace(name) else {
-                    continue;
-                };
-                if !state.declared || self.exclusion.excludes(name, state) {
-                    self.metrics.remove_namespace(name);
-                    continue;
-                }
-                let Some(posture) = evaluator.namespace(name) else {
-                    continue;
-                };
-                self.metrics.set_namespace(name, &posture);
-                let report = self.reports.get(&ObjectRef::new(name));
-                let current = report
-                    .as_ref()
-                    .and_then(|r| r.status.as_ref())
-                    .map(|s| &s.posture);
-                if current != Some(&posture) {
-                    pass.stale.push(name.clone());
-                }
-                pass.reported.insert(name.clone());
-            }
-        }
-        pass
-    }
-}
-
-/// Namespaces per read-lock hold in a full pass.
-const FULL_PASS_BATCH: usize = 64;
-
-/// What a full pass found.
-#[derive(Debug, Default)]
-struct FullPass {
-    /// Namespaces whose report says something else than their evaluation.
-    stale: Vec<String>,
-    /// Namespaces that should have a report.
-    reported: BTreeSet<String>,
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::context::test_context;
     use super::*;
 
-    fn namespace(name: &str) -> Namespace {
-        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "uid": "u-1"}}))
-            .unwrap()
+    fn write_failed(code: u16) -> ReconcileError {
+        let status = kube::core::Status {
+            code,
+            ..Default::default()
+        };
+        ReconcileError::Write {
+            action: "apply",
+            name: "a".into(),
+            source: kube::Error::Api(Box::new(status)),
+        }
     }
 
-    fn posture(covered: bool) -> NamespacePosture {
-        let mut cluster = netposture_engine::Cluster::default();
-        cluster.apply_namespace(&namespace("a"));
-        let mut posture = Evaluator::new(&cluster, &Default::default())
-            .namespace("a")
-            .unwrap();
-        posture.covered = covered;
-        posture
-    }
-
-    #[test]
-    fn evaluation_time_alone_is_no_change() {
-        let ns = namespace("a");
-        let first = report_object(&ns, &posture(false), None);
-        std::thread::sleep(Duration::from_millis(5));
-        let second = report_object(&ns, &posture(false), Some(&first));
-        assert_ne!(
-            first.status.as_ref().unwrap().last_evaluated,
-            second.status.as_ref().unwrap().last_evaluated
+    // A tokio test: the context's client needs a runtime, though it sends nothing.
+    #[tokio::test]
+    async fn a_conflict_is_retried_sooner_than_an_outage_and_a_refusal_latest() {
+        let ctx = test_context(&[]);
+        let namespace = Arc::new(Namespace::default());
+        let retry = |code| error_policy(namespace.clone(), &write_failed(code), ctx.clone());
+        let (conflict, unavailable, forbidden) = (retry(409), retry(503), retry(403));
+        assert_eq!(conflict, Action::requeue(Duration::from_secs(1)));
+        assert_eq!(unavailable, Action::requeue(Duration::from_secs(5)));
+        assert_eq!(forbidden, Action::requeue(Duration::from_secs(30)));
+        assert!(
+            ctx.metrics
+                .encode()
+                .contains("netposture_reconcile_errors_total{reason=\"conflict\"} 1")
         );
-        assert_eq!(unchanged(&first, &second), (true, true));
-    }
-
-    #[test]
-    fn changed_verdict_is_a_status_change_only() {
-        let ns = namespace("a");
-        let first = report_object(&ns, &posture(false), None);
-        let second = report_object(&ns, &posture(true), Some(&first));
-        assert_eq!(unchanged(&first, &second), (true, false));
-    }
-
-    #[test]
-    fn edited_or_missing_owner_is_a_metadata_change() {
-        let ns = namespace("a");
-        let desired = report_object(&ns, &posture(false), None);
-        let mut edited = desired.clone();
-        edited.metadata.owner_references = None;
-        assert_eq!(unchanged(&edited, &desired), (false, true));
-        let mut hand_edited = desired.clone();
-        hand_edited.status.as_mut().unwrap().posture.score = 100;
-        assert!(!unchanged(&hand_edited, &desired).1);
-    }
-
-    #[test]
-    fn report_is_owned_by_its_namespace() {
-        let owner = &report_object(&namespace("a"), &posture(false), None)
-            .metadata
-            .owner_references
-            .unwrap()[0];
-        assert_eq!(
-            (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
-            ("Namespace", "a", "u-1")
-        );
-        assert_eq!(owner.api_version, "v1");
     }
 }
