@@ -1,15 +1,11 @@
 //! Which CNI the cluster runs and whether it enforces NetworkPolicy: the
-//! kinds, what one pod signals, and the cluster's answer. [`signals`] reads
-//! them from the CNI's agent pods.
-
-mod signals;
+//! kinds, what one pod signals, and the cluster's answer. `cni_agents.rs`
+//! reads them from the CNI's agent pods.
 
 use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-
-pub use signals::{combine, detect};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CniKind {

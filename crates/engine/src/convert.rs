@@ -22,7 +22,7 @@ use crate::validate::{
     compile_selector, is_dns_1035_label, is_dns_label, is_dns_subdomain, labels_errors,
     port_name_error, port_number_error,
 };
-use crate::{cni, dashboard, mesh};
+use crate::{cni_agents, dashboard, mesh};
 
 /// An object the API server would have refused; it is left out of evaluation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -139,7 +139,7 @@ pub fn pod_from_spec(
     }
     Ok(Pod {
         name: name.to_string(),
-        cni: cni::detect(&labels, spec),
+        cni: cni_agents::detect(&labels, spec),
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         ips: Vec::new(),
         ports,

@@ -5,15 +5,15 @@
 use crate::checks::{self, Findings, LayerReport};
 use crate::cluster::{Cluster, NamespaceState};
 use crate::cni::{self, CniStatus};
+use crate::cni_agents;
 use crate::compliance;
 use crate::exposure;
-use crate::facts::{Dns, default_deny, pod_facts};
-use crate::layers::{Enforcement, LayerPolicy, LayerSide};
-use crate::mesh::Mesh;
+use crate::facts::{Dns, Mesh, default_deny, pod_facts};
+use crate::layers::{Enforcement, LayerPolicy};
 use crate::model::Direction;
 use crate::pod_cidrs::PodCidrs;
 use crate::posture::{AcceptedRisk, NamespacePosture, ids};
-use crate::reach::{Endpoint, Reach};
+use crate::reach::{Endpoint, LayerSide, Reach};
 use crate::settings::Settings;
 
 pub struct Evaluator<'a> {
@@ -31,7 +31,7 @@ pub struct Evaluator<'a> {
 impl<'a> Evaluator<'a> {
     pub fn new(cluster: &'a Cluster, settings: &'a Settings) -> Self {
         let cni = settings.cni_override.clone().unwrap_or_else(|| {
-            cni::combine(
+            cni_agents::combine(
                 cluster
                     .cni_pods()
                     .map(|(pod, signal)| (pod.as_str(), signal)),

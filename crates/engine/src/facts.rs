@@ -4,8 +4,10 @@
 
 mod default_deny;
 mod dns;
+mod mesh;
 mod pods;
 
 pub(crate) use default_deny::{DefaultDeny, default_deny};
 pub(crate) use dns::{DNS_PORT, Dns};
+pub(crate) use mesh::{Mesh, Source, decide};
 pub(crate) use pods::{PodFacts, pod_facts};

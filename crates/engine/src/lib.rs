@@ -10,6 +10,7 @@ mod checks;
 pub mod classes;
 pub mod cluster;
 pub mod cni;
+mod cni_agents;
 pub mod compliance;
 pub mod connectivity;
 pub mod convert;

@@ -1,17 +1,14 @@
 //! Istio: whether it is installed, which pods carry its sidecar, and the
 //! mutual TLS mode PeerAuthentications give each pod (workload > namespace >
 //! mesh-wide > PERMISSIVE by default, UNSET inheriting from the level above).
-//! This file reads pods and PeerAuthentications; [`modes`] decides each pod's mode.
-
-mod modes;
+//! This file reads pods and PeerAuthentications; `facts/mesh.rs` decides
+//! each pod's mode.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::api::core::v1::PodSpec;
 use serde_json::Value;
-
-pub(crate) use modes::{Mesh, Source, decide};
 
 use crate::convert::Rejected;
 use crate::model::{Labels, Pod, Sidecar};

@@ -7,6 +7,9 @@
 
 mod explain;
 pub(crate) mod external;
+mod layer_defaults;
+mod layer_matching;
+mod layer_side;
 mod layered;
 pub(crate) mod open_egress;
 
@@ -16,10 +19,13 @@ use kube_core::SelectorExt;
 use serde::Serialize;
 
 pub use explain::{ConnectionVerdict, RuleRef, SideReason, SideVerdict, explain_connection};
+pub(crate) use layer_defaults::{LayerDefault, default_of};
+pub use layer_matching::Matching;
+pub use layer_side::{Applied, LayerSide};
 use layered::{Probe, Unsure, walk_layers};
 
 use crate::cluster::NamespaceState;
-use crate::layers::{Applied, LayerPolicy, LayerSide};
+use crate::layers::LayerPolicy;
 use crate::model::{Direction, IpBlock, Labels, Peer, Pod, Policy, Protocol};
 use crate::pod_cidrs::PodCidrs;
 

@@ -24,11 +24,10 @@ use policies::{dns_egress, dns_ingress, keep_policies, network_policy};
 use crate::Evaluator;
 use crate::cluster::{Cluster, NamespaceState};
 use crate::facts::default_deny;
-use crate::layers::LayerSide;
 use crate::model::{Direction, Labels, Pod, Policy, Protocol};
 use crate::pod_cidrs::PodCidrs;
 use crate::posture::{CheckStatus, ids};
-use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, LayerSide, Reach, Remote};
 use crate::settings::Settings;
 
 /// Labels that change with every rollout or name one replica: selecting by

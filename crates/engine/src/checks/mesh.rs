@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::{Findings, capped, check};
-use crate::mesh::{self, MtlsMode, Source};
+use crate::facts::{self, Source};
+use crate::mesh::{self, MtlsMode};
 use crate::model::Pod;
 use crate::posture::{Check, CheckStatus, Severity, ids};
 
@@ -71,7 +72,7 @@ impl Findings<'_> {
         let mut weak: BTreeMap<(Source, String), usize> = BTreeMap::new();
         let mut weak_ports: BTreeMap<(Source, u32, String), usize> = BTreeMap::new();
         for pod in &injected {
-            let decision = mesh::decide(self.state, mesh, pod);
+            let decision = facts::decide(self.state, mesh, pod);
             if decision.mode != MtlsMode::Strict {
                 *weak
                     .entry((decision.source, decision.mode.to_string()))

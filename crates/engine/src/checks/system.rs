@@ -6,10 +6,10 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Findings, capped, check};
 use crate::cluster::Cluster;
-use crate::layers::{LayerPolicy, LayerSide};
+use crate::layers::LayerPolicy;
 use crate::model::{Direction, Labels, Peer, Pod, Policy, PortSpec, Protocol, Rule};
 use crate::posture::{Check, CheckStatus, Severity, ids};
-use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, LayerSide, Reach, Remote};
 use crate::settings::Settings;
 
 /// A system pod a tenant pod reaches, as evidence; not `definite` where an

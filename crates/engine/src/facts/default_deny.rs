@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 use crate::cluster::NamespaceState;
 use crate::intervals::Intervals;
 use crate::ipset::Family;
-use crate::layers::{self, LayerDefault, LayerSide};
 use crate::model::{Direction, Peer, Protocol, Rule};
 use crate::reach::external::{external_port_ranges, rule_addresses};
+use crate::reach::{self, LayerDefault, LayerSide};
 
 /// Whether the namespace has a default deny for a direction, and what says so.
 pub(crate) struct DefaultDeny {
@@ -50,7 +50,7 @@ pub(crate) fn default_deny(
         providers.push(policy.name.clone());
         rules.extend(policy_rules.iter().map(|r| (policy.name.as_str(), r)));
     }
-    let layer = match layers::default_of(layers, !providers.is_empty()) {
+    let layer = match reach::default_of(layers, !providers.is_empty()) {
         LayerDefault::Layer { deny, by } => Some((deny, by)),
         LayerDefault::NetworkPolicy | LayerDefault::Open => None,
     };

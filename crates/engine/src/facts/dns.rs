@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use kube_core::SelectorExt;
 
 use crate::cluster::Cluster;
-use crate::layers::{LayerPolicy, LayerSide};
+use crate::layers::LayerPolicy;
 use crate::model::{
     ContainerPort, Direction, Labels, NAMESPACE_NAME_LABEL, Peer, Pod, Policy, Protocol,
 };
-use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, LayerSide, Reach, Remote};
 use crate::settings::Settings;
 
 pub(crate) const DNS_PORT: u16 = 53;

@@ -5,12 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::dns::{Dns, has_ip_block};
 use crate::cluster::NamespaceState;
-use crate::layers::{self, LayerPolicy, LayerSide};
+use crate::layers::LayerPolicy;
 use crate::model::{Direction, Labels, Pod, Policy, Protocol};
 use crate::pod_cidrs::PodCidrs;
 use crate::posture::PodCounts;
 use crate::reach::open_egress::{OpenEgress, open_egress};
-use crate::reach::{self, Endpoint, Reach};
+use crate::reach::{self, Endpoint, LayerSide, Reach};
 
 /// The policies and layer rules applying to one distinct label set.
 struct Selection<'a> {
@@ -37,7 +37,7 @@ impl<'a> Selection<'a> {
             Direction::Ingress => (&self.ingress, &self.layer_ingress),
             Direction::Egress => (&self.egress, &self.layer_egress),
         };
-        !policies.is_empty() || layers::default_of(layers, false).denies()
+        !policies.is_empty() || reach::default_of(layers, false).denies()
     }
 }
 

@@ -3,33 +3,25 @@
 //! CNI-specific policies (Calico, Cilium). Each API has a converter into one
 //! model of layered rules ([`LayerPolicy`]): a stage and order, a subject,
 //! ordered rules with an action, and notes on what could not be evaluated.
-//! [`crate::reach`] consults the layers around NetworkPolicy in one place.
-//!
-//! This file and the converters belong to the convert stage; which rules
-//! apply to a pod (`side`), whether a rule matches (`matching`) and the
-//! layers' defaults (`defaults`) belong to the reach stage.
+//! [`crate::reach`] consults the layers around NetworkPolicy in one place:
+//! which rules apply to a pod, whether one matches, and the layers' defaults
+//! are in `reach/layer_*.rs`.
 
 mod calico;
 mod calico_selector;
 mod cilium;
 mod cilium_selector;
-mod defaults;
-mod matching;
 mod policy;
 mod selectors;
-mod side;
 mod tiered;
 mod tiered_validation;
 
 use crate::model::Direction;
 
-pub(crate) use defaults::{LayerDefault, default_of};
-pub use matching::Matching;
 pub use policy::{
     Action, Enforcement, LabelMatch, LayerKey, LayerPeer, LayerPolicy, LayerRule,
     NETWORK_POLICY_ORDER, Note, PodSet, RulePosition, Scope, Stage,
 };
-pub use side::{Applied, LayerSide};
 
 /// A kind of policy layer, by API group and kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -40,7 +32,7 @@ pub struct LayerKind {
     pub cluster_scoped: bool,
 }
 
-const TIERED_GROUP: &str = "policy.networking.k8s.io";
+pub(crate) const TIERED_GROUP: &str = "policy.networking.k8s.io";
 const CALICO_GROUP: &str = "crd.projectcalico.org";
 const CILIUM_GROUP: &str = "cilium.io";
 

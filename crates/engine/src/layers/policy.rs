@@ -125,7 +125,7 @@ impl PodSet {
     }
 
     /// Every pod of every namespace.
-    pub(super) fn covers_every_pod(&self) -> bool {
+    pub(crate) fn covers_every_pod(&self) -> bool {
         matches!(&self.namespaces, Scope::Selected(s) if s.selects_all()) && self.pods.selects_all()
     }
 }

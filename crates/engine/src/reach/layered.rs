@@ -2,8 +2,8 @@
 //! a connection: Admin stage, Main stage (Calico, Cilium and NetworkPolicy
 //! by order), Baseline stage, and the rules it could not be sure about.
 
-use super::{Decided, Decision, Reach, Remote};
-use crate::layers::{Action, Applied, LayerSide, Matching, NETWORK_POLICY_ORDER, Stage};
+use super::{Applied, Decided, Decision, LayerSide, Matching, Reach, Remote};
+use crate::layers::{Action, NETWORK_POLICY_ORDER, Stage};
 use crate::model::{Pod, Policy, Protocol};
 
 /// What the walk through the layers needs of the connection, and where it

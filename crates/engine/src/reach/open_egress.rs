@@ -5,11 +5,10 @@
 use std::collections::BTreeSet;
 
 use super::external::{admits_addresses, external_port_ranges, rule_addresses};
+use super::{Applied, LayerSide};
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
-use crate::layers::{
-    Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORDER, Stage,
-};
+use crate::layers::{Action, LayerPeer, LayerRule, NETWORK_POLICY_ORDER, Stage};
 use crate::model::{Policy, PortSpec, Protocol, Rule};
 
 fn intersection(a: &Intervals, b: &Intervals) -> Intervals {

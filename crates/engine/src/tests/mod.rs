@@ -29,9 +29,10 @@ mod verdicts;
 
 use serde::Deserialize;
 
-use crate::layers::{LayerPolicy, LayerSide, layer_kind};
+use crate::layers::{LayerPolicy, layer_kind};
 use crate::model::{Direction, Protocol};
 use crate::pod_cidrs::PodCidrs;
+use crate::reach::LayerSide;
 use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
 use crate::{Cluster, Evaluator, NamespacePosture, Settings};
 

@@ -266,10 +266,11 @@ impl SourceFile {
                         j += 2;
                     }
                     let after_sep = i > 0 && tokens[i - 1] == Token::PathSep;
-                    if path.len() > 1 && !after_sep {
-                        if let Some(absolute) = absolute(&here, &path, src) {
-                            uses.push(absolute);
-                        }
+                    if path.len() > 1
+                        && !after_sep
+                        && let Some(absolute) = absolute(&here, &path, src)
+                    {
+                        uses.push(absolute);
                     }
                     i = j;
                 }
@@ -317,9 +318,7 @@ pub(crate) fn absolute(here: &[String], path: &[String], src: &Path) -> Option<M
         Some(first) => {
             // A relative path counts only when it names a child module.
             let child: ModulePath = here.iter().cloned().chain([first.to_string()]).collect();
-            if file_of(&child, src).is_none() {
-                return None;
-            }
+            file_of(&child, src)?;
         }
         None => return None,
     }
@@ -377,34 +376,4 @@ pub(crate) fn source_files(dir: &Path, prefix: &str, out: &mut Vec<String>) {
             out.push(name);
         }
     }
-}
-
-#[test]
-fn use_trees_flatten_to_each_path_and_the_name_it_binds() {
-    let tokens = tokens("crate::{a::{b, c as d}, e::{self, f}, g::*};");
-    let mut leaves = Vec::new();
-    use_tree(&tokens, &mut 0, &[], &mut leaves);
-    let path = |p: &str| p.split("::").map(String::from).collect::<ModulePath>();
-    assert_eq!(
-        leaves,
-        vec![
-            (path("crate::a::b"), "b".to_string()),
-            (path("crate::a::c"), "d".to_string()),
-            (path("crate::e"), "e".to_string()),
-            (path("crate::e::f"), "f".to_string()),
-            (path("crate::g"), "*".to_string()),
-        ]
-    );
-}
-
-#[test]
-fn comments_strings_and_char_literals_name_no_path() {
-    let stripped = strip(
-        "let s = \"crate::in_string\"; // crate::in_comment\n/* crate::in_block */ let c = '\"'; crate::used::item(r#\"crate::raw\"#, s, c)",
-    );
-    assert!(!stripped.contains("in_string"), "{stripped}");
-    assert!(!stripped.contains("in_comment"), "{stripped}");
-    assert!(!stripped.contains("in_block"), "{stripped}");
-    assert!(!stripped.contains("raw"), "{stripped}");
-    assert!(stripped.contains("crate::used::item"), "{stripped}");
 }

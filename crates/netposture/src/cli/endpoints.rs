@@ -8,9 +8,9 @@ use std::net::IpAddr;
 
 use anyhow::bail;
 use netposture_engine::cluster::NamespaceState;
-use netposture_engine::layers::LayerSide;
 use netposture_engine::model::{Direction, Pod, Policy, Protocol};
 use netposture_engine::pod_cidrs::PodCidrs;
+use netposture_engine::reach::LayerSide;
 use netposture_engine::reach::{self, Endpoint, Remote};
 use netposture_engine::{Cluster, Evaluator};
 

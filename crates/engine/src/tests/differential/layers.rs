@@ -46,9 +46,9 @@ use super::pod_ips::{refines, without_ips};
 use super::reference::{IpBlocks, Party, Probe, Reference, Side};
 use super::{config, connections, describe, index};
 use crate::cluster::Cluster;
-use crate::layers::{LayerPolicy, LayerSide, layer_kind};
+use crate::layers::{LayerPolicy, layer_kind};
 use crate::model::{Direction, Labels, Protocol};
-use crate::reach::{self, Endpoint, LayerEnds, Reach, Remote};
+use crate::reach::{self, Endpoint, LayerEnds, LayerSide, Reach, Remote};
 use crate::tests::assumed_pod_cidrs;
 
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";

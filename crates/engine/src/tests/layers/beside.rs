@@ -110,3 +110,30 @@ fn rule_22_evidence_counts_calico_log_rules_in_the_written_list() {
         egress_to(&c, "203.0.113.1")
     );
 }
+
+/// Rule 13 beside a layer: a Calico rule on the pod's egress that decides
+/// nothing on the open port leaves NetworkPolicy's endPort caveat as it is
+/// without layers (servers before 1.21 keep port 50 of the range alone).
+#[test]
+fn rule_13_egress_open_only_through_end_port_says_so_beside_layer_rules() {
+    let deny_ssh = format!(
+        "{GNP}metadata: {{name: deny-ssh}}\nspec: {{order: 500, selector: all(), types: [Egress], egress: [{{action: Deny, protocol: TCP, destination: {{nets: ['192.0.2.0/24'], ports: [22]}}}}]}}\n---\n"
+    );
+    let split = policy(
+        "a",
+        "split",
+        "{podSelector: {}, policyTypes: [Egress], egress: [{to: [{ipBlock: {cidr: 0.0.0.0/0, except: [8.0.0.0/8]}}], ports: [{port: 80}]}, {to: [{ipBlock: {cidr: 8.0.0.0/8}}], ports: [{port: 50, endPort: 100}]}]}",
+    );
+    let c = cluster(&format!(
+        "{CALICO}{deny_ssh}{split}{}",
+        pod("a", "web", "app: web")
+    ));
+    let p = posture(&c, "a");
+    assert!(p.egress_open);
+    assert_eq!(
+        p.check("egress-restricted").unwrap().evidence,
+        [
+            "pod/web: networkpolicy/split allow every public IPv4 address on TCP/80, only through endPort, which API servers before 1.21 drop: there it is not open"
+        ]
+    );
+}

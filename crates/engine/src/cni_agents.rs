@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 
-use super::{Capability, CniKind, CniSignal, CniStatus};
+use crate::cni::{Capability, CniKind, CniSignal, CniStatus};
 use crate::model::Labels;
 
 /// How each CNI (besides Calico, Flannel and Canal) is recognised, in the

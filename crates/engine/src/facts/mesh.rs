@@ -1,8 +1,8 @@
 //! The mutual TLS mode each pod gets from the PeerAuthentications of its
 //! workload, namespace and the mesh root namespace.
 
-use super::{MtlsMode, PeerAuthentication};
 use crate::cluster::{Cluster, NamespaceState};
+use crate::mesh::{MtlsMode, PeerAuthentication};
 use crate::model::Pod;
 use crate::settings::Settings;
 

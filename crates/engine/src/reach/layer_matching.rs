@@ -1,9 +1,9 @@
 //! Whether a layer rule matches a connection: its ports, then its peers
 //! against the other end (a pod, possibly with an unknown IP, or an address).
 
-use super::{LayerPeer, LayerRule};
+use super::Remote;
+use crate::layers::{LayerPeer, LayerRule};
 use crate::model::{Pod, Protocol};
-use crate::reach::Remote;
 
 /// Whether a rule matches a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,8 @@
 //! The layer rules that apply to one pod, or to every pod of a namespace,
 //! for one direction, in the order the layers evaluate them.
 
-use super::{LayerPeer, LayerPolicy, LayerRule, PodSet, Stage, TIERED_GROUP, defaults};
+use super::layer_defaults;
+use crate::layers::{LayerPeer, LayerPolicy, LayerRule, PodSet, Stage, TIERED_GROUP};
 use crate::model::{Direction, Labels, Pod};
 
 /// One rule that applies to a pod for a direction, with its policy.
@@ -118,7 +119,7 @@ impl<'a> LayerSide<'a> {
     pub fn covers_everything(&self, applied: &Applied<'_>) -> bool {
         let pods_suffice =
             self.direction == Direction::Ingress && applied.policy.kind.group == TIERED_GROUP;
-        defaults::covers_everything(applied.rule, pods_suffice)
+        layer_defaults::covers_everything(applied.rule, pods_suffice)
     }
 
     /// Rules of one stage, in order.

@@ -2,9 +2,10 @@
 //! a pod, or every pod of a namespace, is denied by default. Only rules that
 //! match every peer on every port count; narrower rules are exceptions.
 
-use super::{Action, Applied, LayerPeer, LayerRule, LayerSide, NETWORK_POLICY_ORDER, Stage};
+use super::{Applied, LayerSide};
 use crate::intervals::Intervals;
 use crate::ipset::{Family, block_addresses};
+use crate::layers::{Action, LayerPeer, LayerRule, NETWORK_POLICY_ORDER, Stage};
 use crate::model::{PortSpec, Protocol};
 
 /// Who decides the default for one direction.
