@@ -266,10 +266,11 @@ impl SourceFile {
                         j += 2;
                     }
                     let after_sep = i > 0 && tokens[i - 1] == Token::PathSep;
-                    if path.len() > 1 && !after_sep {
-                        if let Some(absolute) = absolute(&here, &path, src) {
-                            uses.push(absolute);
-                        }
+                    if path.len() > 1
+                        && !after_sep
+                        && let Some(absolute) = absolute(&here, &path, src)
+                    {
+                        uses.push(absolute);
                     }
                     i = j;
                 }
@@ -317,9 +318,7 @@ pub(crate) fn absolute(here: &[String], path: &[String], src: &Path) -> Option<M
         Some(first) => {
             // A relative path counts only when it names a child module.
             let child: ModulePath = here.iter().cloned().chain([first.to_string()]).collect();
-            if file_of(&child, src).is_none() {
-                return None;
-            }
+            file_of(&child, src)?;
         }
         None => return None,
     }
