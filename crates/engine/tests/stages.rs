@@ -48,6 +48,7 @@ const FILES: &[(&str, &str)] = &[
     ("layers/selectors.rs", "convert"),
     ("layers/tiered.rs", "convert"),
     ("layers/tiered_validation.rs", "convert"),
+    ("changes.rs", "cluster index"),
     ("cluster.rs", "cluster index"),
     ("impact.rs", "cluster index"),
     ("pod_cidrs.rs", "cluster index"),
