@@ -386,6 +386,3 @@ impl IndexKind for PeerAuthentications {
         })
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -49,6 +49,7 @@ const FILES: &[(&str, &str)] = &[
     ("layers/selectors.rs", "convert"),
     ("layers/tiered.rs", "convert"),
     ("layers/tiered_validation.rs", "convert"),
+    ("changes.rs", "cluster index"),
     ("cluster.rs", "cluster index"),
     ("changes.rs", "cluster index"),
     ("impact.rs", "cluster index"),

@@ -2,6 +2,7 @@
 //! reference (`docs/semantics.md`), plus the
 //! verdict definitions. Fixtures are YAML as users write it.
 
+mod changes;
 mod choices;
 mod compliance;
 mod connectivity;

@@ -1,7 +1,8 @@
 //! `impact`: after one change to a random cluster, every namespace whose
-//! report differs is in the affected set, computed the way the operator's
-//! watches compute it (the object's `affected_by_*` before the change,
-//! merged with the same after it). A namespace left out would keep a stale
+//! report differs is in the affected set, as `Cluster::apply` / `delete`
+//! return it to the operator's watches (the object's `affected_by_*` before
+//! the change, merged with the same after it, or nothing for a pod whose
+//! indexed facts are unchanged). A namespace left out would keep a stale
 //! report. The cluster may hold an (Baseline)AdminNetworkPolicy or a Calico
 //! NetworkPolicy beforehand, so changes to pods and namespace labels meet
 //! its selectors too.
@@ -20,7 +21,10 @@ use serde_json::json;
 
 use super::generate::{self, ClusterShape, Objects};
 use super::{config, index};
-use crate::layers::{LayerPolicy, layer_kind};
+use crate::changes::{
+    Ingresses, Namespaces, NetworkPolicies, Nodes, ObjectKey, PeerAuthentications, Pods, Services,
+};
+use crate::layers::layer_kind;
 use crate::{Affected, Cluster, Evaluator, NamespacePosture, Settings};
 
 use apply::*;

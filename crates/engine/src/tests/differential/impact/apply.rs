@@ -1,5 +1,5 @@
-//! Applying one change to the index: the object it puts or deletes, as
-//! the operator's watches would.
+//! Applying one change to the index: the object it puts or deletes, through
+//! `Cluster::apply` / `delete` as the operator's watches call them.
 
 use super::*;
 
@@ -21,7 +21,7 @@ pub(super) fn node(cidrs: &[&str]) -> Node {
     .expect("a valid Node")
 }
 
-/// Applies `change` as the operator's watch would, returning what it affects.
+/// Applies `change` as the operator's watch does, returning what it affects.
 pub(super) fn apply(
     cluster: &mut Cluster,
     settings: &Settings,
@@ -30,63 +30,40 @@ pub(super) fn apply(
     own: &Objects,
 ) -> Affected {
     let pick = |index: &Index, len: usize| (len > 0).then(|| index.index(len));
+    let cluster_scoped = |name: &str| -> ObjectKey { (String::new(), name.to_string()) };
     match change {
-        Change::PutPod(i) => {
-            let Some(i) = pick(i, other.pods.len()) else {
-                return Affected::Nothing;
-            };
-            let pod = &other.pods[i];
-            let (namespace, name) = name_of(&pod.metadata);
-            let before = cluster.affected_by_pod(settings, &namespace, &name);
-            cluster.apply_pod(pod);
-            before.merge(cluster.affected_by_pod(settings, &namespace, &name))
-        }
-        Change::DeletePod(i) => {
-            let Some(i) = pick(i, own.pods.len()) else {
-                return Affected::Nothing;
-            };
-            let (namespace, name) = name_of(&own.pods[i].metadata);
-            let before = cluster.affected_by_pod(settings, &namespace, &name);
-            cluster.delete_pod(&namespace, &name);
-            before
-        }
-        Change::PutPolicy(i) => {
-            let Some(i) = pick(i, other.policies.len()) else {
-                return Affected::Nothing;
-            };
-            let policy = &other.policies[i];
-            let (namespace, name) = name_of(&policy.metadata);
-            let before = cluster.affected_by_policy(settings, &namespace, &name);
-            cluster.apply_policy(policy);
-            before.merge(cluster.affected_by_policy(settings, &namespace, &name))
-        }
-        Change::DeletePolicy(i) => {
-            let Some(i) = pick(i, own.policies.len()) else {
-                return Affected::Nothing;
-            };
-            let (namespace, name) = name_of(&own.policies[i].metadata);
-            let before = cluster.affected_by_policy(settings, &namespace, &name);
-            cluster.delete_policy(&namespace, &name);
-            before
-        }
-        Change::PutNamespace(i) => {
-            let Some(i) = pick(i, other.namespaces.len()) else {
-                return Affected::Nothing;
-            };
-            let namespace = &other.namespaces[i];
-            let (_, name) = name_of(&namespace.metadata);
-            let before = cluster.affected_by_namespace(&name);
-            cluster.apply_namespace(namespace);
-            before.merge(cluster.affected_by_namespace(&name))
-        }
+        Change::PutPod(i) => match pick(i, other.pods.len()) {
+            Some(i) => cluster.apply(&Pods, settings, &other.pods[i]),
+            None => Affected::Nothing,
+        },
+        Change::DeletePod(i) => match pick(i, own.pods.len()) {
+            Some(i) => cluster.delete(&Pods, settings, &name_of(&own.pods[i].metadata)),
+            None => Affected::Nothing,
+        },
+        Change::PutPolicy(i) => match pick(i, other.policies.len()) {
+            Some(i) => cluster.apply(&NetworkPolicies, settings, &other.policies[i]),
+            None => Affected::Nothing,
+        },
+        Change::DeletePolicy(i) => match pick(i, own.policies.len()) {
+            Some(i) => {
+                let key = name_of(&own.policies[i].metadata);
+                cluster.delete(&NetworkPolicies, settings, &key)
+            }
+            None => Affected::Nothing,
+        },
+        Change::PutNamespace(i) => match pick(i, other.namespaces.len()) {
+            Some(i) => cluster.apply(&Namespaces, settings, &other.namespaces[i]),
+            None => Affected::Nothing,
+        },
         Change::DeleteNamespace(i) => {
             let name = generate::NAMESPACE_NAMES[i.index(generate::NAMESPACE_NAMES.len())];
-            let affected = cluster.affected_by_namespace(name);
-            cluster.delete_namespace(name);
-            affected
+            cluster.delete(&Namespaces, settings, &cluster_scoped(name))
         }
-        Change::PutNode(i) => cluster.apply_node(&node(NODE_CIDRS[i.index(NODE_CIDRS.len())])),
-        Change::DeleteNode => cluster.delete_node("node-1"),
+        Change::PutNode(i) => {
+            let node = node(NODE_CIDRS[i.index(NODE_CIDRS.len())]);
+            cluster.apply(&Nodes, settings, &node)
+        }
+        Change::DeleteNode => cluster.delete(&Nodes, settings, &cluster_scoped("node-1")),
         Change::PutService(i) => {
             let Some(i) = pick(i, other.pods.len()) else {
                 return Affected::Nothing;
@@ -100,37 +77,23 @@ pub(super) fn apply(
                 "spec": {"type": "LoadBalancer", "selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
             }))
             .expect("a valid Service");
-            let before = cluster.affected_by_service(&namespace, "web");
-            cluster.apply_service(&service);
-            before.merge(cluster.affected_by_service(&namespace, "web"))
+            cluster.apply(&Services, settings, &service)
         }
         // Its Service is in place already (`prepare`): only the Ingress changes.
-        Change::PutIngress(shape, _) => {
-            let Some((ingress, _)) = ingress(shape, other) else {
-                return Affected::Nothing;
-            };
-            let (namespace, name) = name_of(&ingress.metadata);
-            let before = cluster.affected_by_ingress(&namespace, &name);
-            cluster.apply_ingress(&ingress);
-            before.merge(cluster.affected_by_ingress(&namespace, &name))
-        }
-        Change::DeleteIngress(shape) => {
-            let Some((ingress, _)) = ingress(shape, other) else {
-                return Affected::Nothing;
-            };
-            let (namespace, name) = name_of(&ingress.metadata);
-            let before = cluster.affected_by_ingress(&namespace, &name);
-            cluster.delete_ingress(&namespace, &name);
-            before
-        }
+        Change::PutIngress(shape, _) => match ingress(shape, other) {
+            Some((ingress, _)) => cluster.apply(&Ingresses, settings, &ingress),
+            None => Affected::Nothing,
+        },
+        Change::DeleteIngress(shape) => match ingress(shape, other) {
+            Some((ingress, _)) => cluster.delete(&Ingresses, settings, &name_of(&ingress.metadata)),
+            None => Affected::Nothing,
+        },
         Change::PutLayer(shape, _) => apply_layer(cluster, settings, shape),
         Change::DeleteLayer(shape) => {
             let (kind, object) = layer(shape);
             let kind = layer_kind("policy.networking.k8s.io", kind).expect("a layer kind");
             let name = object["metadata"]["name"].as_str().unwrap_or_default();
-            let affected = cluster.affected_by_layer(settings, kind, None);
-            cluster.delete_layer_policy(kind, None, name);
-            affected
+            cluster.delete(&kind, settings, &cluster_scoped(name))
         }
         Change::PutPeerAuthentication(shape, _) => {
             apply_peer_authentication(cluster, settings, &peer_authentication(shape))
@@ -138,17 +101,14 @@ pub(super) fn apply(
         Change::DeletePeerAuthentication(shape) => {
             let object = peer_authentication(shape);
             let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-            let affected = cluster.affected_by_peer_authentication(settings, namespace, "pa");
-            cluster.delete_peer_authentication(namespace, "pa");
-            affected
+            let key = (namespace.to_string(), "pa".to_string());
+            cluster.delete(&PeerAuthentications, settings, &key)
         }
         Change::PutCalico(shape, _) => apply_calico(cluster, settings, shape),
         Change::DeleteCalico(shape) => {
             let (namespace, _) = calico(shape);
             let kind = layer_kind("crd.projectcalico.org", "NetworkPolicy").expect("a layer kind");
-            let affected = cluster.affected_by_layer(settings, kind, Some(&namespace));
-            cluster.delete_layer_policy(kind, Some(&namespace), "calico");
-            affected
+            cluster.delete(&kind, settings, &(namespace, "calico".to_string()))
         }
     }
 }

@@ -52,16 +52,9 @@ pub(crate) fn apply_calico(
     settings: &Settings,
     shape: &CalicoShape,
 ) -> Affected {
-    let (namespace, object) = calico(shape);
+    let (_, object) = calico(shape);
     let kind = layer_kind("crd.projectcalico.org", "NetworkPolicy").expect("a layer kind");
-    let affected = cluster.affected_by_layer(settings, kind, Some(&namespace));
-    cluster.apply_layer_policy(LayerPolicy::from_object(
-        kind,
-        Some(&namespace),
-        "calico",
-        &object,
-    ));
-    affected
+    cluster.apply(&kind, settings, &dynamic(object))
 }
 
 /// A PeerAuthentication `pa` in a generated namespace or Istio's root one,
@@ -134,11 +127,12 @@ pub(crate) fn apply_peer_authentication(
     settings: &Settings,
     object: &serde_json::Value,
 ) -> Affected {
-    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    let before = cluster.affected_by_peer_authentication(settings, namespace, name);
-    cluster.apply_peer_authentication(object);
-    before.merge(cluster.affected_by_peer_authentication(settings, namespace, name))
+    cluster.apply(&PeerAuthentications, settings, &dynamic(object.clone()))
+}
+
+/// An object of another project's API as a watch delivers it.
+pub(crate) fn dynamic(object: serde_json::Value) -> kube_core::DynamicObject {
+    serde_json::from_value(object).expect("a valid object")
 }
 
 /// An AdminNetworkPolicy, or the BaselineAdminNetworkPolicy, with a subject
@@ -217,10 +211,7 @@ pub(crate) fn apply_layer(
 ) -> Affected {
     let (kind, object) = layer(shape);
     let kind = layer_kind("policy.networking.k8s.io", kind).expect("a layer kind");
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    let affected = cluster.affected_by_layer(settings, kind, None);
-    cluster.apply_layer_policy(LayerPolicy::from_object(kind, None, name, &object));
-    affected
+    cluster.apply(&kind, settings, &dynamic(object))
 }
 
 /// An Ingress in the namespace of a pod of the other cluster, routing one

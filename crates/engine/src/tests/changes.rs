@@ -3,9 +3,14 @@
 //! "Inputs and what a change re-evaluates"), and a relist forgets what it no
 //! longer lists.
 
+use std::collections::BTreeSet;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use kube_core::DynamicObject;
 use serde_json::{Value, json};
 
-use super::*;
+use crate::changes::*;
+use crate::{Affected, Cluster, Settings};
 
 fn object<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("a valid object")
