@@ -30,7 +30,7 @@ pub const PER_POD_LABELS: [&str; 7] = [
 ];
 
 /// One group of connections opened or closed: from pods of one label set to
-/// pods of another, on one protocol.
+/// pods of another, on the same ports of one or more protocols.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowChange {
@@ -39,8 +39,9 @@ pub struct FlowChange {
     pub source_labels: Vec<String>,
     pub destination_namespace: String,
     pub destination_labels: Vec<String>,
-    pub protocol: Protocol,
-    /// Inclusive port ranges that changed.
+    /// In [`Protocol::ALL`] order.
+    pub protocols: Vec<Protocol>,
+    /// Inclusive port ranges that changed, the same for each protocol.
     pub ports: PortRanges,
     /// What decides the connection in head, side by side:
     /// `egress: networkpolicy/NAME egress[0]`, `ingress: not isolated`,
@@ -254,7 +255,8 @@ fn subtract(a: &PortRanges, b: &PortRanges) -> PortRanges {
 
 /// Per namespace, the groups of connections head opens and closes, with
 /// the namespace as source or destination; at most `cap` of each kind, the
-/// rest counted. Namespaces without a change are absent.
+/// rest counted. Protocols with the same ports and deciding rules share a
+/// group. Namespaces without a change are absent.
 pub fn flow_changes(
     base: (&Cluster, &PodCidrs),
     head: (&Cluster, &PodCidrs),
@@ -263,7 +265,7 @@ pub fn flow_changes(
     let base = Side::new(base.0, base.1);
     let head = Side::new(head.0, head.1);
     let keys: BTreeSet<&FlowKey> = base.flows.keys().chain(head.flows.keys()).collect();
-    let mut changes: BTreeMap<String, FlowChanges> = BTreeMap::new();
+    let (mut opened_all, mut closed_all) = (Vec::new(), Vec::new());
     for key in keys {
         let (before, after) = (base.ports(key), head.ports(key));
         for (opened, ports) in [
@@ -278,11 +280,29 @@ pub fn flow_changes(
                 source_labels: key.1.clone(),
                 destination_namespace: key.2.clone(),
                 destination_labels: key.3.clone(),
-                protocol: key.4,
+                protocols: vec![key.4],
                 ports,
                 decided_by: head.decided_by(key, first),
             };
-            let namespaces: BTreeSet<&String> = [&key.0, &key.2].into_iter().collect();
+            let list = if opened {
+                &mut opened_all
+            } else {
+                &mut closed_all
+            };
+            // Keys of one pair of label sets are adjacent, protocol last.
+            match list.last_mut() {
+                Some(last) if same_but_protocol(last, &change) => last.protocols.push(key.4),
+                _ => list.push(change),
+            }
+        }
+    }
+    let mut changes: BTreeMap<String, FlowChanges> = BTreeMap::new();
+    for (opened, list) in [(true, opened_all), (false, closed_all)] {
+        for change in list {
+            let namespaces: BTreeSet<&String> =
+                [&change.source_namespace, &change.destination_namespace]
+                    .into_iter()
+                    .collect();
             for namespace in namespaces {
                 let entry = changes.entry(namespace.clone()).or_default();
                 let (list, omitted) = if opened {
@@ -299,4 +319,14 @@ pub fn flow_changes(
         }
     }
     changes
+}
+
+/// Whether two changes differ in their protocol alone.
+fn same_but_protocol(a: &FlowChange, b: &FlowChange) -> bool {
+    a.source_namespace == b.source_namespace
+        && a.source_labels == b.source_labels
+        && a.destination_namespace == b.destination_namespace
+        && a.destination_labels == b.destination_labels
+        && a.ports == b.ports
+        && a.decided_by == b.decided_by
 }
