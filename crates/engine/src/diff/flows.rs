@@ -3,16 +3,17 @@
 //! they are matched by namespace and label set, the way policies see them:
 //! labels that controllers stamp per pod or per revision
 //! ([`PER_POD_LABELS`]) are dropped first, so a Deployment's pods are one
-//! label set. Connections come from the connectivity map
-//! ([`crate::connectivity::for_each_pair`]), NetworkPolicy alone: policy
-//! layers are left out, as they are there.
+//! label set. Connections are decided as the connectivity map decides them
+//! ([`crate::connectivity`]), class pair by class pair, NetworkPolicy alone:
+//! policy layers are left out, as they are there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use crate::Cluster;
-use crate::connectivity::{self, PortRanges};
+use crate::classes::PodClasses;
+use crate::connectivity::{Decider, PortRanges};
 use crate::model::{Direction, Labels, Pod, Protocol};
 use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint, LayerEnds, Remote, SideReason, SideVerdict};
@@ -109,18 +110,43 @@ impl<'a> Side<'a> {
                 members.entry(key).or_default().push(pod);
             }
         }
-        let mut tallied: HashMap<(u32, u32, Protocol), BTreeSet<(u16, u16)>> = HashMap::new();
-        connectivity::for_each_pair(cluster, pod_cidrs, |pair| {
-            let set = |pod: &Pod| set_of_pod.get(&std::ptr::from_ref(pod)).copied();
-            if let (Some(source), Some(destination)) =
-                (set(pair.source.pod), set(pair.destination.pod))
-            {
-                let ports = tallied
-                    .entry((source, destination, pair.protocol))
-                    .or_default();
-                ports.extend(pair.allowed.iter().chain(pair.cni_dependent));
+        // Pods of one class are interchangeable in every connection, so each
+        // class pair is decided once and credited to the label sets of its
+        // members (a class has one set or a few).
+        let classes = PodClasses::new(cluster, pod_cidrs);
+        let decider = Decider::new(&classes);
+        let mut cells: Vec<BTreeMap<u32, usize>> = vec![BTreeMap::new(); classes.classes.len()];
+        for (endpoint, class) in &classes.pods {
+            if let Some(&set) = set_of_pod.get(&std::ptr::from_ref(endpoint.pod)) {
+                *cells[*class].entry(set).or_default() += 1;
             }
-        });
+        }
+        let mut tallied: HashMap<(u32, u32, Protocol), BTreeSet<(u16, u16)>> = HashMap::new();
+        for source in 0..cells.len() {
+            for destination in 0..cells.len() {
+                // None: a class of one pod, with itself.
+                let Some(answer) = decider.decide(source, destination) else {
+                    continue;
+                };
+                for (&from, &count) in &cells[source] {
+                    for &to in cells[destination].keys() {
+                        // A set of one pod, with itself, is no pair.
+                        if source == destination && from == to && count == 1 {
+                            continue;
+                        }
+                        for (protocol, (allowed, dependent)) in
+                            Protocol::ALL.into_iter().zip(&answer)
+                        {
+                            if allowed.is_empty() && dependent.is_empty() {
+                                continue;
+                            }
+                            let ports = tallied.entry((from, to, protocol)).or_default();
+                            ports.extend(allowed.iter().chain(dependent));
+                        }
+                    }
+                }
+            }
+        }
         let flows = tallied
             .into_iter()
             .map(|((source, destination, protocol), ports)| {
