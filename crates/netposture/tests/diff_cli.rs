@@ -354,3 +354,30 @@ fn scan_sarif_and_junit_report_every_failing_check() {
         .sum();
     assert_eq!(xml.matches("<testcase ").count(), checks);
 }
+
+#[test]
+fn table_lists_each_changed_namespace_with_its_scores_and_flows() {
+    let (before, after) = (scan(&base()), scan(&head()));
+    let score = |side: &[(String, Value)], name: &str| {
+        side.iter().find(|(n, _)| n == name).unwrap().1["score"]
+            .as_i64()
+            .unwrap()
+    };
+    let (was, is) = (score(&before, "shop"), score(&after, "shop"));
+    let out = diff(&base(), &head(), &["-n", "shop", "-n", "preview"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let expected = format!("shop (changed): score {was} → {is} ({:+})", is - was);
+    assert!(
+        text.lines().any(|l| l == expected),
+        "{expected:?} in\n{text}"
+    );
+    let preview = format!("preview (added): score - → {}", score(&after, "preview"));
+    assert!(text.lines().any(|l| l == preview), "{preview:?} in\n{text}");
+    assert!(
+        text.contains(
+            "  closed: shop/{app=shop,tier=api} → kube-system/{k8s-app=kube-dns} TCP,UDP/53"
+        ),
+        "the DNS flows the head closes\n{text}"
+    );
+}
