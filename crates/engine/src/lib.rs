@@ -15,6 +15,7 @@ pub mod compliance;
 pub mod connectivity;
 pub mod convert;
 mod dashboard;
+pub mod diff;
 mod evaluate;
 mod exposure;
 mod facts;

@@ -85,6 +85,9 @@ const FILES: &[(&str, &str)] = &[
     ("evaluate.rs", "posture"),
     ("suggest.rs", "posture"),
     ("suggest/policies.rs", "posture"),
+    ("diff/mod.rs", "posture"),
+    ("diff/conditions.rs", "posture"),
+    ("diff/flows.rs", "posture"),
 ];
 
 #[test]

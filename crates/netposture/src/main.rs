@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => cli::explain::run(&args),
         Command::Suggest(args) => cli::suggest::run(&args),
         Command::Connectivity(args) => cli::connectivity::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Diff(args) => cli::diff::run(&args),
         Command::Report(args) => cli::report::run(&args).map(|()| ExitCode::SUCCESS),
         Command::Operator(args) => operator::run(args).map(|()| ExitCode::SUCCESS),
         Command::Crd => cli::crd::yaml().map(|yaml| {

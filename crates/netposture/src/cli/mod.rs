@@ -3,6 +3,7 @@
 pub mod can_reach;
 pub mod connectivity;
 pub mod crd;
+pub mod diff;
 mod endpoints;
 pub mod explain;
 pub mod report;
@@ -43,6 +44,8 @@ pub enum Command {
     Suggest(suggest::SuggestArgs),
     /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out), class to class (-o grouped) or pod to pod (-o pairs).
     Connectivity(connectivity::ConnectivityArgs),
+    /// Compare the posture of two sets of manifests (a pull request's base and head): what changed, and --fail-on conditions.
+    Diff(diff::DiffArgs),
     /// Write one self-contained HTML report: summary, namespaces, checks, reachability matrix, exposure, compliance.
     Report(report::ReportArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.

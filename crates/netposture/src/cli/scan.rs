@@ -49,6 +49,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         cluster,
         settings,
         exclusion,
+        locations,
     } = args.input.load()?;
     let evaluator = Evaluator::new(&cluster, &settings);
     let postures = if args.namespaces.is_empty() {
@@ -101,7 +102,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     if args.compliance.is_none() {
-        output::write(&mut stdout.lock(), &reports, args.output)?;
+        output::write(&mut stdout.lock(), &reports, args.output, &locations)?;
     }
     eprintln!(
         "{} namespace(s), {covered} covered; CNI: {} ({})",
