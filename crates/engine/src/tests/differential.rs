@@ -27,6 +27,7 @@ mod namespace_verdicts;
 mod pod_ips;
 mod reference;
 mod regressions;
+mod testgen_styles;
 
 use std::cell::Cell;
 use std::net::IpAddr;
