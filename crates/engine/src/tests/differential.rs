@@ -28,6 +28,7 @@ mod namespace_verdicts;
 mod pod_ips;
 mod reference;
 mod regressions;
+mod testgen_styles;
 
 mod brute_force;
 

@@ -45,8 +45,10 @@ const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Addresses a pod without one may get: in 10/8, 172.16/12, 192.168/16,
 /// 100.64/10 and fc00::/7, one inside and one outside each part the
 /// generated ipBlocks cut out of them (the generator's own pod addresses
-/// are 10.0.{0,1,2}.x and fd00::x).
-pub const UNKNOWN_POD_ADDRESSES: [&str; 13] = [
+/// are 10.0.{0,1,2}.x and fd00::x), and likewise around the blocks of
+/// `netposture-testgen` (10.64.0.0/10, 10.64.0.0/12 and 192.168.0.0/24, less
+/// 10.64.0.0/16 or 10.64.0.0/24).
+pub const UNKNOWN_POD_ADDRESSES: [&str; 18] = [
     "10.0.0.3",
     "10.0.0.5",
     "10.0.1.5",
@@ -60,6 +62,11 @@ pub const UNKNOWN_POD_ADDRESSES: [&str; 13] = [
     "fd00:1::1",
     "fc00::1",
     "fdff:ffff::1",
+    "10.64.0.5",
+    "10.64.1.5",
+    "10.65.0.1",
+    "10.100.0.1",
+    "192.168.0.1",
 ];
 
 /// One end of a connection: a pod (by its index in the objects' pod list) or
