@@ -114,7 +114,7 @@ operator_startup() {
   metrics_url="http://127.0.0.1:$port"
   started=$EPOCHREALTIME
   KUBECONFIG=$operator_kubeconfig POD_NAMESPACE=netposture-system NO_COLOR=1 \
-    "$NETPOSTURE" operator --metrics-addr "127.0.0.1:$port" --identity "growth-$size" \
+    "$NETPOSTURE" operator --metrics-addr "127.0.0.1:$port" --insecure-metrics --identity "growth-$size" \
     >"$work/operator-$size.log" 2>&1 </dev/null &
   operator_pid=$!
   deadline=$((SECONDS + 1800))
