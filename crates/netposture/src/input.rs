@@ -92,7 +92,7 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
             "note: {workload} is not evaluated: its namespace has Pod objects, which stand for its workloads, and none carries its pod template's labels"
         );
     }
-    let cluster = inventory::from_manifests(&manifests);
+    let cluster = inventory::from_manifests(manifests);
     for (namespace, state) in cluster.namespaces() {
         for rejected in state.rejected.values() {
             // A Namespace is named by itself, not inside itself.
