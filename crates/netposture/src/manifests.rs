@@ -12,16 +12,18 @@ use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use netposture_engine::Cluster;
 use netposture_engine::convert;
-use netposture_engine::layers::{LAYER_KINDS, LayerPolicy, layer_kind};
+use netposture_engine::layers::{LayerPolicy, layer_kind};
 use netposture_engine::model::Labels;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use self::kinds::{WORKLOAD_KINDS, known_kind, qualified, read_versions};
 use crate::json_header::Header;
 use crate::json_items::{self, ListDefaults};
 use crate::lean_pod::LeanPod;
 
+mod kinds;
 #[cfg(test)]
 mod same_model_tests;
 #[cfg(test)]
@@ -118,64 +120,6 @@ pub enum LoadError {
         column: usize,
         message: String,
     },
-}
-
-/// Workload kinds by API group, with where their pod template sits.
-const WORKLOAD_KINDS: [(&str, &str, &str); 7] = [
-    ("apps", "Deployment", "/spec/template"),
-    ("apps", "StatefulSet", "/spec/template"),
-    ("apps", "DaemonSet", "/spec/template"),
-    ("apps", "ReplicaSet", "/spec/template"),
-    ("", "ReplicationController", "/spec/template"),
-    ("batch", "Job", "/spec/template"),
-    ("batch", "CronJob", "/spec/jobTemplate/spec/template"),
-];
-
-/// Used kinds outside the policy layers, by API group, with the versions read.
-const READ_KINDS: [(&str, &str, &[&str]); 13] = [
-    ("", "Namespace", &["v1"]),
-    ("", "Pod", &["v1"]),
-    ("", "Service", &["v1"]),
-    ("", "ReplicationController", &["v1"]),
-    ("networking.k8s.io", "NetworkPolicy", &["v1"]),
-    // Older Ingress versions have another backend shape.
-    ("networking.k8s.io", "Ingress", &["v1"]),
-    (
-        "security.istio.io",
-        "PeerAuthentication",
-        &["v1beta1", "v1"],
-    ),
-    ("apps", "Deployment", &["v1"]),
-    ("apps", "StatefulSet", &["v1"]),
-    ("apps", "DaemonSet", &["v1"]),
-    ("apps", "ReplicaSet", &["v1"]),
-    ("batch", "Job", &["v1"]),
-    ("batch", "CronJob", &["v1"]),
-];
-
-/// The kind's name and the versions read, for a used kind of `group`.
-fn read_versions(group: &str, kind: &str) -> Option<(&'static str, &'static [&'static str])> {
-    READ_KINDS
-        .iter()
-        .find(|(g, k, _)| *g == group && *k == kind)
-        .map(|(_, kind, versions)| (*kind, *versions))
-}
-
-/// A used kind of any group by its name, for objects that name no group.
-fn known_kind(kind: &str) -> Option<&'static str> {
-    READ_KINDS
-        .iter()
-        .map(|(_, k, _)| *k)
-        .chain(LAYER_KINDS.iter().map(|l| l.kind))
-        .find(|k| *k == kind)
-}
-
-fn qualified(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    }
 }
 
 /// The object's name: `metadata.name`, else the prefix the server would
