@@ -14,75 +14,56 @@ use netposture_engine::convert::{self, Rejected};
 use netposture_engine::layers::{LAYER_KINDS, LayerPolicy, layer_kind};
 use serde::de::DeserializeOwned;
 
-use crate::input::manifests::{Manifests, Object};
+use crate::input::manifests::Manifests;
 
 /// Builds the index from manifests. A workload's pod template stands for its
 /// pods only in namespaces where no Pod object was given, so output of
 /// `kubectl get all` is not counted twice.
-pub fn from_manifests(manifests: &Manifests) -> Cluster {
-    let mut cluster = Cluster::default();
-    let namespace_of = |ns: &Option<String>| ns.clone().unwrap_or_else(|| "default".into());
-    let with_pods: BTreeSet<String> = manifests
-        .objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Pod(pod) => Some(namespace_of(&pod.metadata.namespace)),
-            _ => None,
-        })
-        .collect();
+pub fn from_manifests(manifests: Manifests) -> Cluster {
+    let Manifests {
+        mut cluster,
+        workloads,
+        layers,
+        namespaces_with_pods,
+        undecodable,
+        ..
+    } = manifests;
     let mut layer_copies: BTreeMap<_, usize> = BTreeMap::new();
-    for object in &manifests.objects {
-        if let Object::PolicyLayer(layer) = object {
-            *layer_copies.entry(layer.key()).or_default() += 1;
-        }
+    for layer in &layers {
+        *layer_copies.entry(layer.key()).or_default() += 1;
     }
-    for object in &manifests.objects {
-        match object {
-            Object::Namespace(namespace) => cluster.apply_namespace(namespace),
-            Object::Pod(pod) => cluster.apply_pod(pod),
-            Object::NetworkPolicy(policy) => cluster.apply_policy(policy),
-            Object::Service(service) => cluster.apply_service(service),
-            Object::Ingress(ingress) => cluster.apply_ingress(ingress),
-            Object::PeerAuthentication(object) => cluster.apply_peer_authentication(object),
-            Object::PolicyLayer(layer) => {
-                let mut layer = layer.as_ref().clone();
-                let copies = layer_copies[&layer.key()];
-                if copies > 1 {
-                    // The API server stores one object per name: which one
-                    // depends on how they are applied, so neither is evaluated.
-                    layer.reject(format!(
-                        "the input holds {copies} {} objects with this name",
-                        layer.kind.kind
-                    ));
-                }
-                cluster.apply_layer_policy(layer);
-            }
-            Object::Workload {
-                kind,
-                namespace,
-                name,
-                template,
-            } => {
-                let namespace = namespace_of(namespace);
-                if with_pods.contains(&namespace) {
-                    continue;
-                }
-                let pod_name = format!("{}/{name}", kind.to_ascii_lowercase());
-                let pod = convert::pod_from_spec(
-                    &pod_name,
-                    template.metadata.as_ref(),
-                    template.spec.as_ref(),
-                );
-                cluster.put_pod(&namespace, &pod_name, pod);
-            }
+    for mut layer in layers {
+        let copies = layer_copies[&layer.key()];
+        if copies > 1 {
+            // The API server stores one object per name: which one
+            // depends on how they are applied, so neither is evaluated.
+            layer.reject(format!(
+                "the input holds {copies} {} objects with this name",
+                layer.kind.kind
+            ));
         }
+        cluster.apply_layer_policy(layer);
     }
-    for bad in &manifests.undecodable {
+    for workload in workloads {
+        let namespace = namespace_of(&workload.namespace);
+        if namespaces_with_pods.contains(&namespace) {
+            continue;
+        }
+        let pod_name = format!("{}/{}", workload.kind.to_ascii_lowercase(), workload.name);
+        let template = &workload.template;
+        let pod = convert::pod_from_spec(
+            &pod_name,
+            template.metadata.as_ref(),
+            template.spec.as_ref(),
+        );
+        cluster.put_pod(&namespace, &pod_name, pod);
+    }
+    for bad in undecodable {
         cluster.reject(
             &namespace_of(&bad.namespace),
             Rejected {
                 kind: bad.kind,
-                name: bad.name.clone(),
+                name: bad.name,
                 reason: format!("{} ({})", bad.reason, bad.origin),
             },
         );
@@ -90,53 +71,46 @@ pub fn from_manifests(manifests: &Manifests) -> Cluster {
     cluster
 }
 
+fn namespace_of(namespace: &Option<String>) -> String {
+    namespace.clone().unwrap_or_else(|| "default".into())
+}
+
 /// Workloads that `from_manifests` leaves out without a trace otherwise: in a
 /// namespace that has Pod objects (which then stand for every workload),
 /// no Pod carries the labels of the workload's pod template, so none of
 /// them is its pod. As `Kind namespace/name`.
 pub fn workloads_without_pods(manifests: &Manifests) -> Vec<String> {
-    let namespace_of = |ns: &Option<String>| ns.clone().unwrap_or_else(|| "default".into());
-    let pods: Vec<(String, Option<&BTreeMap<String, String>>)> = manifests
-        .objects
-        .iter()
-        .filter_map(|o| match o {
-            Object::Pod(pod) => Some((
-                namespace_of(&pod.metadata.namespace),
-                pod.metadata.labels.as_ref(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let has_pods: BTreeSet<&str> = pods
-        .iter()
-        .map(|(namespace, _)| namespace.as_str())
-        .collect();
     let mut unowned = Vec::new();
-    for object in &manifests.objects {
-        let Object::Workload {
-            kind,
-            namespace,
-            name,
-            template,
-        } = object
-        else {
-            continue;
-        };
-        let namespace = namespace_of(namespace);
-        if !has_pods.contains(namespace.as_str()) {
+    for workload in &manifests.workloads {
+        let namespace = namespace_of(&workload.namespace);
+        if !manifests.namespaces_with_pods.contains(&namespace) {
             continue;
         }
-        let wanted = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
+        let indexed = manifests
+            .cluster
+            .namespace(&namespace)
+            .into_iter()
+            .flat_map(|state| state.pods.values().map(|pod| &pod.labels));
+        let rejected = manifests
+            .rejected_pod_labels
+            .iter()
+            .filter(|(pod_namespace, _)| *pod_namespace == namespace)
+            .map(|(_, labels)| labels);
+        let mut pod_labels = indexed.chain(rejected);
+        let wanted = workload
+            .template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.as_ref());
         let owned = wanted.is_none_or(|wanted| {
-            pods.iter().any(|(pod_namespace, labels)| {
-                *pod_namespace == namespace
-                    && wanted
-                        .iter()
-                        .all(|(key, value)| labels.and_then(|l| l.get(key)) == Some(value))
+            pod_labels.any(|labels| {
+                wanted
+                    .iter()
+                    .all(|(key, value)| labels.get(key) == Some(value))
             })
         });
         if !owned {
-            unowned.push(format!("{kind} {namespace}/{name}"));
+            unowned.push(format!("{} {namespace}/{}", workload.kind, workload.name));
         }
     }
     unowned

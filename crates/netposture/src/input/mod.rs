@@ -3,7 +3,9 @@
 //! the engine's index and settings.
 
 pub mod inventory;
+pub mod json_header;
 pub mod json_items;
+mod lean_pod;
 pub mod locations;
 pub mod manifests;
 
@@ -101,7 +103,7 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<(Cluster, Locations)> {
             "note: {workload} is not evaluated: its namespace has Pod objects, which stand for its workloads, and none carries its pod template's labels"
         );
     }
-    let cluster = inventory::from_manifests(&manifests);
+    let cluster = inventory::from_manifests(manifests);
     for (namespace, state) in cluster.namespaces() {
         for rejected in state.rejected.values() {
             // A Namespace is named by itself, not inside itself.
