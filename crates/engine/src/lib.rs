@@ -13,6 +13,7 @@ pub mod compliance;
 pub mod connectivity;
 pub mod convert;
 mod dashboard;
+pub mod diff;
 mod evaluate;
 mod exposure;
 pub mod impact;

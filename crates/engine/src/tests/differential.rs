@@ -20,6 +20,7 @@
 //! that verdicts without pod IPs never contradict those with them, and
 //! [`impact`] that a change names every namespace whose report it changes.
 
+mod diff;
 mod generate;
 mod impact;
 mod layers;

@@ -6,6 +6,7 @@ mod choices;
 mod compliance;
 mod connectivity;
 mod dashboard;
+mod diff;
 mod differential;
 mod dns;
 mod explain;
