@@ -40,10 +40,12 @@ unit:
 e2e *args:
     e2e/run.sh {{args}}
 
-# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies, then
-# `scan -f` end to end at that size and next to NCA (NCA_SIZES="500 1000 2000").
+# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies, the
+# admission webhook's preview at 10,000 and 100,000 pods, then `scan -f` end
+# to end at that size and next to NCA (NCA_SIZES="500 1000 2000").
 bench:
     cargo bench --locked -p netposture-engine --bench engine
+    cargo bench --locked -p netposture-engine --bench admission
     bench/scan-e2e.sh
 
 # Differential test: generated clusters through netposture and NCA, compared pod pair by pod pair.

@@ -82,12 +82,19 @@ fn measure(label: &str, sizes: &Sizes) {
         black_box(preview(&cluster, &settings, &change));
         latencies.push(start.elapsed());
     };
-    for namespace in namespaces.iter().step_by(step(namespaces.len())).take(REQUESTS / 3) {
-        time(Change::PutPolicy(&deny_egress(namespace)));
+    for namespace in namespaces
+        .iter()
+        .step_by(step(namespaces.len()))
+        .take(REQUESTS / 3)
+    {
+        time(Change::PutPolicy(deny_egress(namespace)));
     }
-    let policies = objects.policies.iter().step_by(step(objects.policies.len()));
+    let policies = objects
+        .policies
+        .iter()
+        .step_by(step(objects.policies.len()));
     for policy in policies.take(REQUESTS / 3) {
-        time(Change::PutPolicy(&updated(policy)));
+        time(Change::PutPolicy(updated(policy)));
         time(Change::DeletePolicy {
             namespace: policy.metadata.namespace.as_deref().unwrap_or("default"),
             name: policy.metadata.name.as_deref().unwrap_or_default(),

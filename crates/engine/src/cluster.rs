@@ -102,7 +102,9 @@ impl Cluster {
     }
 
     pub fn namespaces(&self) -> impl Iterator<Item = (&String, &NamespaceState)> {
-        self.namespaces.iter().map(|(name, state)| (name, state.as_ref()))
+        self.namespaces
+            .iter()
+            .map(|(name, state)| (name, state.as_ref()))
     }
 
     pub fn cni_pods(&self) -> impl Iterator<Item = (&String, &CniSignal)> {

@@ -17,7 +17,7 @@ use crate::settings::Settings;
 
 /// A change an admission request asks for.
 pub enum Change<'a> {
-    PutPolicy(&'a NetworkPolicy),
+    PutPolicy(NetworkPolicy),
     DeletePolicy {
         namespace: &'a str,
         name: &'a str,
@@ -103,11 +103,8 @@ pub fn preview(cluster: &Cluster, settings: &Settings, change: &Change<'_>) -> V
 /// Namespaces with a Namespace object in both indexes: only those have a
 /// posture to compare.
 fn resolve_declared(affected: Affected, before: &Cluster, after: &Cluster) -> BTreeSet<String> {
-    let declared = |cluster: &Cluster, name: &str| {
-        cluster
-            .namespace(name)
-            .is_some_and(|state| state.declared)
-    };
+    let declared =
+        |cluster: &Cluster, name: &str| cluster.namespace(name).is_some_and(|state| state.declared);
     affected
         .resolve(before)
         .into_iter()

@@ -26,7 +26,7 @@ fn policy(yaml: &str) -> k8s_openapi::api::networking::v1::NetworkPolicy {
 fn egress_deny_without_dns_is_previewed_on_a_copy() {
     let index = shop_and_bar();
     let deny = policy(DENY_EGRESS);
-    let previews = preview(&index, &Settings::default(), &Change::PutPolicy(&deny));
+    let previews = preview(&index, &Settings::default(), &Change::PutPolicy(deny));
     let names: Vec<&str> = previews.iter().map(|p| p.namespace.as_str()).collect();
     assert_eq!(names, ["shop"], "a plain policy reaches its own namespace");
     let shop = &previews[0];
@@ -54,14 +54,20 @@ fn deleting_a_policy_previews_its_absence() {
     let previews = preview(&index, &Settings::default(), &change);
     assert_eq!(previews.len(), 1);
     assert!(previews[0].before.default_deny_egress && !previews[0].after.default_deny_egress);
-    assert!(index.namespace("shop").unwrap().policies.contains_key("deny-all"));
+    assert!(
+        index
+            .namespace("shop")
+            .unwrap()
+            .policies
+            .contains_key("deny-all")
+    );
 }
 
 #[test]
 fn a_policy_in_the_dns_namespace_reaches_every_declared_namespace() {
     let index = shop_and_bar();
     let deny = policy(&DENY_EGRESS.replace("namespace: shop", "namespace: kube-system"));
-    let previews = preview(&index, &Settings::default(), &Change::PutPolicy(&deny));
+    let previews = preview(&index, &Settings::default(), &Change::PutPolicy(deny));
     let names: Vec<&str> = previews.iter().map(|p| p.namespace.as_str()).collect();
     assert_eq!(names, ["bar", "kube-system", "shop"]);
 }
@@ -70,6 +76,6 @@ fn a_policy_in_the_dns_namespace_reaches_every_declared_namespace() {
 fn a_policy_for_an_undeclared_namespace_previews_nothing() {
     let index = shop_and_bar();
     let deny = policy(&DENY_EGRESS.replace("namespace: shop", "namespace: nowhere"));
-    let previews = preview(&index, &Settings::default(), &Change::PutPolicy(&deny));
+    let previews = preview(&index, &Settings::default(), &Change::PutPolicy(deny));
     assert!(previews.is_empty());
 }

@@ -301,6 +301,11 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition, `# EOF` included.
+    /// For parts that register their own metrics before the operator starts (admission).
+    pub fn registry_mut(&mut self) -> &mut Registry {
+        &mut self.registry
+    }
+
     pub fn encode(&self) -> String {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
