@@ -1,6 +1,8 @@
-//! `--fail-on`: conditions that make `scan` exit 1, for CI pipelines.
+//! `--fail-on`: conditions that make `scan` (on a state) and `diff` (on a
+//! change) exit 1, for CI pipelines.
 
 use clap::ValueEnum;
+use netposture_engine::diff::Condition;
 use netposture_engine::posture::ids;
 use netposture_engine::{Capability, CheckStatus, NamespacePosture};
 
@@ -64,4 +66,9 @@ impl FailOn {
             .map(|v| v.get_name().to_string())
             .unwrap_or_default()
     }
+}
+
+/// A `diff --fail-on` condition: a change, as the engine defines them.
+pub fn parse_condition(word: &str) -> Result<Condition, String> {
+    word.parse().map_err(|error| format!("{error}"))
 }

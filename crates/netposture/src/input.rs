@@ -10,6 +10,7 @@ use netposture_engine::model::{Direction, PortSpec};
 use netposture_engine::{Cluster, CniStatus, Settings};
 
 use crate::config::{CniOverride, Config, Exclusion};
+use crate::locations::Locations;
 use crate::{inventory, manifests};
 
 #[derive(Debug, Args)]
@@ -31,6 +32,8 @@ pub struct Input {
     pub cluster: Cluster,
     pub settings: Settings,
     pub exclusion: Exclusion,
+    /// Where the manifests' objects were read; empty for a live cluster.
+    pub locations: Locations,
 }
 
 impl InputArgs {
@@ -49,8 +52,8 @@ impl InputArgs {
                 evidence: "set by --cni".into(),
             });
         }
-        let cluster = if self.filenames.is_empty() {
-            read_cluster()?
+        let (cluster, locations) = if self.filenames.is_empty() {
+            (read_cluster()?, Locations::default())
         } else {
             read_manifests(&self.filenames)?
         };
@@ -58,12 +61,14 @@ impl InputArgs {
             cluster,
             settings,
             exclusion,
+            locations,
         })
     }
 }
 
-fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
-    let manifests = manifests::load(paths)?;
+fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<(Cluster, Locations)> {
+    let mut manifests = manifests::load(paths)?;
+    let locations = std::mem::take(&mut manifests.locations);
     if !manifests.skipped.is_empty() {
         let kinds: Vec<String> = manifests
             .skipped
@@ -110,7 +115,7 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<Cluster> {
     for note in end_port_notes(&cluster) {
         eprintln!("note: {note}");
     }
-    Ok(cluster)
+    Ok((cluster, locations))
 }
 
 /// Port ranges of the manifests' policies, which only `endPort` writes:

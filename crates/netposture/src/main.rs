@@ -3,12 +3,14 @@
 mod can_reach;
 mod config;
 mod connectivity;
+mod diff;
 mod endpoints;
 mod explain;
 mod fail_on;
 mod input;
 mod inventory;
 mod json_items;
+mod locations;
 mod manifests;
 mod operator;
 mod output;
@@ -61,6 +63,8 @@ enum Command {
     Suggest(suggest::SuggestArgs),
     /// List every pod-to-pod connection NetworkPolicies allow (policy layers left out), class to class (-o grouped) or pod to pod (-o pairs).
     Connectivity(connectivity::ConnectivityArgs),
+    /// Compare the posture of two sets of manifests (a pull request's base and head): what changed, and --fail-on conditions.
+    Diff(diff::DiffArgs),
     /// Print the NetworkPostureReport CustomResourceDefinition as YAML.
     Crd,
     /// Run the operator: keep a NetworkPostureReport per namespace and the metrics current.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan(args),
         Command::CanReach(args) => can_reach::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Suggest(args) => suggest::run(&args),
         Command::Connectivity(args) => connectivity::run(&args).map(|()| ExitCode::SUCCESS),
@@ -123,6 +128,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         cluster,
         settings,
         exclusion,
+        locations,
     } = args.input.load()?;
     let evaluator = Evaluator::new(&cluster, &settings);
     let postures = if args.namespaces.is_empty() {
@@ -175,7 +181,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     if args.compliance.is_none() {
-        output::write(&mut stdout.lock(), &reports, args.output)?;
+        output::write(&mut stdout.lock(), &reports, args.output, &locations)?;
     }
     eprintln!(
         "{} namespace(s), {covered} covered; CNI: {} ({})",

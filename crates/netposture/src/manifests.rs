@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::json_items::complete_list_item;
+use crate::locations::{Locations, document_lines};
 
 /// Where an object came from, for messages.
 #[derive(Clone, Debug)]
@@ -21,6 +22,8 @@ pub struct Origin {
     pub file: String,
     /// 1-based index of the YAML document (or JSON value) in the file.
     pub document: usize,
+    /// 1-based line where the YAML document starts; `None` in JSON.
+    pub line: Option<usize>,
 }
 
 impl std::fmt::Display for Origin {
@@ -68,6 +71,8 @@ pub struct Manifests {
     pub skipped: BTreeMap<String, usize>,
     /// Objects of a used kind in an `apiVersion` netposture does not read.
     pub unread_versions: Vec<UnreadVersion>,
+    /// Where each named object of a used kind was read.
+    pub locations: Locations,
 }
 
 /// An object of a used kind in a version netposture does not read (an old
@@ -252,7 +257,7 @@ impl Manifests {
         if trimmed.starts_with('{') || trimmed.starts_with('[') {
             let mut index = 0;
             let mut each = |value: Value| {
-                self.add_value(value, &origin(file, index));
+                self.add_value(value, &origin(file, index, None));
                 index += 1;
             };
             return crate::json_items::for_each_value(text, &mut each).map_err(|e| {
@@ -264,6 +269,7 @@ impl Manifests {
                 }
             });
         }
+        let lines = document_lines(text);
         for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
             let value = Value::deserialize(document).map_err(|e| {
                 let location = e.location();
@@ -274,7 +280,7 @@ impl Manifests {
                     message: e.to_string(),
                 }
             })?;
-            self.add_value(value, &origin(file, index));
+            self.add_value(value, &origin(file, index, lines.get(index).copied()));
         }
         Ok(())
     }
@@ -343,6 +349,8 @@ impl Manifests {
             });
             return;
         };
+        self.locations
+            .insert(static_kind, namespace.as_deref(), &name, origin);
         if let Some(kind) = layer {
             // Namespaced kinds default to `default`, as kubectl applies them.
             let namespace = namespace.or_else(|| (!kind.cluster_scoped).then(|| "default".into()));
@@ -391,10 +399,11 @@ impl Manifests {
     }
 }
 
-fn origin(file: &str, index: usize) -> Origin {
+fn origin(file: &str, index: usize, line: Option<usize>) -> Origin {
     Origin {
         file: file.into(),
         document: index + 1,
+        line,
     }
 }
 

@@ -1,14 +1,21 @@
 //! Renders reports: a kubectl-like table, or a `v1 List` of
 //! `NetworkPostureReport` objects as JSON or YAML; and the formats of the
-//! commands that explain (`can-reach`, `explain`).
+//! commands that explain (`can-reach`, `explain`); SARIF and JUnit for
+//! code scanning and CI test reports.
+
+pub mod diff_text;
+pub mod junit;
+pub mod sarif;
 
 use std::io::Write;
 
 use clap::ValueEnum;
 use netposture_api::NetworkPostureReport;
-use netposture_engine::CheckStatus;
 use netposture_engine::compliance::{ControlSummary, Framework};
+use netposture_engine::{CheckStatus, NamespacePosture};
 use serde::Serialize;
+
+use crate::locations::Locations;
 use serde_json::json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -18,18 +25,44 @@ pub enum Format {
     Wide,
     Json,
     Yaml,
+    /// SARIF 2.1.0: one result per failing check, at the object behind it.
+    Sarif,
+    /// JUnit XML: a test suite per namespace, a test case per check.
+    Junit,
 }
 
+/// `locations`: where manifest objects were read, for SARIF and JUnit.
 pub fn write(
     out: &mut impl Write,
     reports: &[NetworkPostureReport],
     format: Format,
+    locations: &Locations,
 ) -> anyhow::Result<()> {
+    let postures = || -> Vec<(&str, &NamespacePosture)> {
+        reports
+            .iter()
+            .filter_map(|r| Some((r.spec.namespace.as_str(), &r.status.as_ref()?.posture)))
+            .collect()
+    };
     match format {
         Format::Table => write_table(out, reports, false)?,
         Format::Wide => write_table(out, reports, true)?,
         Format::Json => write_json(out, &as_list(reports))?,
         Format::Yaml => write_yaml(out, &as_list(reports))?,
+        Format::Sarif => {
+            let findings: Vec<sarif::Finding<'_>> = postures()
+                .into_iter()
+                .flat_map(|(namespace, posture)| {
+                    let failing = posture
+                        .checks
+                        .iter()
+                        .filter(|c| c.status == CheckStatus::Fail);
+                    failing.map(move |check| sarif::Finding { namespace, check })
+                })
+                .collect();
+            sarif::write(out, &findings, locations)?;
+        }
+        Format::Junit => junit::write(out, &postures(), locations)?,
     }
     Ok(())
 }
@@ -134,6 +167,9 @@ pub fn write_compliance(
     match format {
         Format::Json => return write_json(out, &data()),
         Format::Yaml => return write_yaml(out, &data()),
+        Format::Sarif | Format::Junit => {
+            anyhow::bail!("--compliance prints table, wide, json or yaml, not {format:?}")
+        }
         Format::Table | Format::Wide => {}
     }
     let mut rows = vec![

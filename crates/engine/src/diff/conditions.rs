@@ -9,6 +9,8 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use super::{NamespaceDiff, PostureDiff, Presence, Verdict};
+use crate::evaluate::DNS_PORT;
+use crate::model::Protocol;
 use crate::posture::ids;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -153,8 +155,9 @@ impl Condition {
             Condition::DnsBroken => {
                 turned(ns, Verdict::DnsAllowed, "true", "false", true)?;
                 Some(format!(
-                    "namespace {name} loses DNS{}",
-                    evidence_of(ns, ids::DNS_ALLOWED)
+                    "namespace {name} loses DNS{}{}",
+                    evidence_of(ns, ids::DNS_ALLOWED),
+                    closed_dns_flow(ns)
                 ))
             }
             Condition::EgressOpened => {
@@ -213,6 +216,28 @@ fn turned(
         _ => change.before.as_deref() == Some(from),
     };
     (after && before).then_some(())
+}
+
+/// `; closed: FLOW, DECIDED BY` for the first UDP/53 flow from the namespace
+/// that head closes (the rules that now deny DNS), when flows were compared.
+fn closed_dns_flow(ns: &NamespaceDiff) -> String {
+    let dns = ns.flows.closed.iter().find(|flow| {
+        flow.source_namespace == ns.namespace
+            && flow.protocols.contains(&Protocol::Udp)
+            && flow
+                .ports
+                .iter()
+                .any(|&(start, end)| start <= DNS_PORT && DNS_PORT <= end)
+    });
+    dns.map_or_else(String::new, |flow| {
+        format!(
+            "; closed: {{{}}} -> {}/{{{}}} UDP/{DNS_PORT}, {}",
+            flow.source_labels.join(","),
+            flow.destination_namespace,
+            flow.destination_labels.join(","),
+            flow.decided_by.join(", ")
+        )
+    })
 }
 
 /// ` (MESSAGE; EVIDENCE, ...)` of the check `id` as head has it, or nothing.

@@ -7,13 +7,13 @@
 //! ([`crate::connectivity::for_each_pair`]), NetworkPolicy alone: policy
 //! layers are left out, as they are there.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
 use crate::Cluster;
 use crate::connectivity::{self, PortRanges};
-use crate::model::{Direction, Protocol};
+use crate::model::{Direction, Labels, Pod, Protocol};
 use crate::pod_cidrs::PodCidrs;
 use crate::reach::{self, Endpoint, LayerEnds, Remote, SideReason, SideVerdict};
 
@@ -30,7 +30,7 @@ pub const PER_POD_LABELS: [&str; 7] = [
 ];
 
 /// One group of connections opened or closed: from pods of one label set to
-/// pods of another, on one protocol.
+/// pods of another, on the same ports of one or more protocols.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowChange {
@@ -39,8 +39,9 @@ pub struct FlowChange {
     pub source_labels: Vec<String>,
     pub destination_namespace: String,
     pub destination_labels: Vec<String>,
-    pub protocol: Protocol,
-    /// Inclusive port ranges that changed.
+    /// In [`Protocol::ALL`] order.
+    pub protocols: Vec<Protocol>,
+    /// Inclusive port ranges that changed, the same for each protocol.
     pub ports: PortRanges,
     /// What decides the connection in head, side by side:
     /// `egress: networkpolicy/NAME egress[0]`, `ingress: not isolated`,
@@ -79,39 +80,71 @@ type LabelSet = Vec<String>;
 /// (source namespace, source labels, destination namespace, destination labels, protocol).
 type FlowKey = (String, LabelSet, String, LabelSet, Protocol);
 
-/// One side: the ports each flow allows, and a pod of each label set.
+/// One side: the ports each flow allows, and the pods of each label set.
 struct Side<'a> {
     cluster: &'a Cluster,
     pod_cidrs: &'a PodCidrs,
-    flows: BTreeMap<FlowKey, BTreeSet<(u16, u16)>>,
+    flows: BTreeMap<FlowKey, PortRanges>,
+    /// Per namespace and label set, its pods in name order.
+    members: HashMap<(String, LabelSet), Vec<&'a Pod>>,
 }
 
 impl<'a> Side<'a> {
     fn new(cluster: &'a Cluster, pod_cidrs: &'a PodCidrs) -> Self {
-        let mut flows: BTreeMap<FlowKey, BTreeSet<(u16, u16)>> = BTreeMap::new();
+        // Label sets are computed once per pod, and pairs are tallied by
+        // set number: the pairs are many, the pods and sets few.
+        let mut sets: Vec<(String, LabelSet)> = Vec::new();
+        let mut set_numbers: HashMap<(String, LabelSet), u32> = HashMap::new();
+        let mut members: HashMap<(String, LabelSet), Vec<&'a Pod>> = HashMap::new();
+        // By the pod's address in the index, which every pair refers to.
+        let mut set_of_pod: HashMap<*const Pod, u32> = HashMap::new();
+        for (namespace, state) in cluster.namespaces() {
+            for pod in state.pods.values() {
+                let key = (namespace.clone(), label_set(&pod.labels));
+                let number = *set_numbers.entry(key.clone()).or_insert_with(|| {
+                    sets.push(key.clone());
+                    (sets.len() - 1) as u32
+                });
+                set_of_pod.insert(std::ptr::from_ref(pod), number);
+                members.entry(key).or_default().push(pod);
+            }
+        }
+        let mut tallied: HashMap<(u32, u32, Protocol), BTreeSet<(u16, u16)>> = HashMap::new();
         connectivity::for_each_pair(cluster, pod_cidrs, |pair| {
-            let key = (
-                pair.source.namespace.to_string(),
-                label_set(&pair.source),
-                pair.destination.namespace.to_string(),
-                label_set(&pair.destination),
-                pair.protocol,
-            );
-            let ports = flows.entry(key).or_default();
-            ports.extend(pair.allowed.iter().chain(pair.cni_dependent));
+            let set = |pod: &Pod| set_of_pod.get(&std::ptr::from_ref(pod)).copied();
+            if let (Some(source), Some(destination)) =
+                (set(pair.source.pod), set(pair.destination.pod))
+            {
+                let ports = tallied
+                    .entry((source, destination, pair.protocol))
+                    .or_default();
+                ports.extend(pair.allowed.iter().chain(pair.cni_dependent));
+            }
         });
+        let flows = tallied
+            .into_iter()
+            .map(|((source, destination, protocol), ports)| {
+                let (source, destination) = (&sets[source as usize], &sets[destination as usize]);
+                let key = (
+                    source.0.clone(),
+                    source.1.clone(),
+                    destination.0.clone(),
+                    destination.1.clone(),
+                    protocol,
+                );
+                (key, merge(ports.into_iter()))
+            })
+            .collect();
         Side {
             cluster,
             pod_cidrs,
             flows,
+            members,
         }
     }
 
     fn ports(&self, key: &FlowKey) -> PortRanges {
-        self.flows
-            .get(key)
-            .map(|ranges| merge(ranges.iter().copied()))
-            .unwrap_or_default()
+        self.flows.get(key).cloned().unwrap_or_default()
     }
 
     /// A pod of `namespace` with `labels`, not `other` when another exists.
@@ -122,21 +155,11 @@ impl<'a> Side<'a> {
         other: Option<&str>,
     ) -> Option<Endpoint<'a>> {
         let (name, state) = self.cluster.namespaces().find(|(n, _)| *n == namespace)?;
-        let mut members = state.pods.values().filter(|pod| {
-            let end = Endpoint {
-                namespace: name,
-                namespace_labels: &state.labels,
-                pod,
-                pod_cidrs: self.pod_cidrs,
-            };
-            label_set(&end) == *labels
-        });
-        let first = members.next()?;
-        let pod = if Some(first.name.as_str()) == other {
-            members.next().unwrap_or(first)
-        } else {
-            first
-        };
+        let pods = self.members.get(&(namespace.to_string(), labels.clone()))?;
+        let pod = pods
+            .iter()
+            .find(|pod| Some(pod.name.as_str()) != other)
+            .or(pods.first())?;
         Some(Endpoint {
             namespace: name,
             namespace_labels: &state.labels,
@@ -203,10 +226,9 @@ fn describe(side: &SideVerdict, direction: Direction) -> String {
     }
 }
 
-/// A pod's labels without [`PER_POD_LABELS`], as sorted `key=value`.
-fn label_set(end: &Endpoint<'_>) -> LabelSet {
-    end.pod
-        .labels
+/// Labels without [`PER_POD_LABELS`], as sorted `key=value`.
+fn label_set(labels: &Labels) -> LabelSet {
+    labels
         .iter()
         .filter(|(key, _)| !PER_POD_LABELS.contains(&key.as_str()))
         .map(|(key, value)| format!("{key}={value}"))
@@ -254,7 +276,8 @@ fn subtract(a: &PortRanges, b: &PortRanges) -> PortRanges {
 
 /// Per namespace, the groups of connections head opens and closes, with
 /// the namespace as source or destination; at most `cap` of each kind, the
-/// rest counted. Namespaces without a change are absent.
+/// rest counted. Protocols with the same ports and deciding rules share a
+/// group. Namespaces without a change are absent.
 pub fn flow_changes(
     base: (&Cluster, &PodCidrs),
     head: (&Cluster, &PodCidrs),
@@ -263,7 +286,7 @@ pub fn flow_changes(
     let base = Side::new(base.0, base.1);
     let head = Side::new(head.0, head.1);
     let keys: BTreeSet<&FlowKey> = base.flows.keys().chain(head.flows.keys()).collect();
-    let mut changes: BTreeMap<String, FlowChanges> = BTreeMap::new();
+    let (mut opened_all, mut closed_all) = (Vec::new(), Vec::new());
     for key in keys {
         let (before, after) = (base.ports(key), head.ports(key));
         for (opened, ports) in [
@@ -278,11 +301,29 @@ pub fn flow_changes(
                 source_labels: key.1.clone(),
                 destination_namespace: key.2.clone(),
                 destination_labels: key.3.clone(),
-                protocol: key.4,
+                protocols: vec![key.4],
                 ports,
                 decided_by: head.decided_by(key, first),
             };
-            let namespaces: BTreeSet<&String> = [&key.0, &key.2].into_iter().collect();
+            let list = if opened {
+                &mut opened_all
+            } else {
+                &mut closed_all
+            };
+            // Keys of one pair of label sets are adjacent, protocol last.
+            match list.last_mut() {
+                Some(last) if same_but_protocol(last, &change) => last.protocols.push(key.4),
+                _ => list.push(change),
+            }
+        }
+    }
+    let mut changes: BTreeMap<String, FlowChanges> = BTreeMap::new();
+    for (opened, list) in [(true, opened_all), (false, closed_all)] {
+        for change in list {
+            let namespaces: BTreeSet<&String> =
+                [&change.source_namespace, &change.destination_namespace]
+                    .into_iter()
+                    .collect();
             for namespace in namespaces {
                 let entry = changes.entry(namespace.clone()).or_default();
                 let (list, omitted) = if opened {
@@ -299,4 +340,14 @@ pub fn flow_changes(
         }
     }
     changes
+}
+
+/// Whether two changes differ in their protocol alone.
+fn same_but_protocol(a: &FlowChange, b: &FlowChange) -> bool {
+    a.source_namespace == b.source_namespace
+        && a.source_labels == b.source_labels
+        && a.destination_namespace == b.destination_namespace
+        && a.destination_labels == b.destination_labels
+        && a.ports == b.ports
+        && a.decided_by == b.decided_by
 }

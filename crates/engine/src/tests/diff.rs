@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::diff::{Condition, PostureDiff, Presence, Verdict, flow_changes};
+use crate::model::Protocol;
 use crate::posture::{CheckStatus, ids};
 
 const DENY_BOTH: &str = "{podSelector: {}, policyTypes: [Ingress, Egress]}";
@@ -262,9 +263,11 @@ fn flows_beyond_the_cap_are_counted() {
     let (b, h) = (cluster(&base), cluster(&head));
     let flows = flow_changes((&b, assumed_pod_cidrs()), (&h, assumed_pod_cidrs()), 3);
     let a = &flows["a"];
-    // 5 pods, 20 ordered pairs of label sets, 3 protocols; all new but x -> x.
+    // 5 label sets, 20 ordered pairs, each new, every port of every
+    // protocol: one group per pair.
     assert_eq!(a.opened.len(), 3);
-    assert_eq!(a.opened.len() + a.opened_omitted as usize, 20 * 3);
+    assert_eq!(a.opened.len() + a.opened_omitted as usize, 20);
+    assert_eq!(a.opened[0].protocols, Protocol::ALL);
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod compliance;
 mod connectivity;
 mod dashboard;
 mod diff;
+mod diff_checks;
 mod differential;
 mod dns;
 mod explain;

@@ -36,12 +36,21 @@ fn changed(objects: &Objects) -> Objects {
     changed
 }
 
-/// A flow change without what decides it, which each direction asks of its head.
-fn flow_key(flow: &FlowChange) -> FlowChange {
-    FlowChange {
-        decided_by: Vec::new(),
-        ..flow.clone()
-    }
+/// A flow change per protocol, without what decides it: each direction
+/// asks that of its own head, and groups protocols by it.
+fn flow_keys(flows: &[FlowChange]) -> Vec<FlowChange> {
+    let mut keys: Vec<FlowChange> = flows
+        .iter()
+        .flat_map(|flow| {
+            flow.protocols.iter().map(|protocol| FlowChange {
+                protocols: vec![*protocol],
+                decided_by: Vec::new(),
+                ..flow.clone()
+            })
+        })
+        .collect();
+    keys.sort();
+    keys
 }
 
 fn swapped(presence: Presence) -> Presence {
@@ -127,9 +136,8 @@ fn comparing_the_other_way_round_swaps_before_and_after() {
             if (there.score_before, there.score_after) != (back.score_after, back.score_before) {
                 return Err(format!("{namespace}: scores do not swap"));
             }
-            let keys = |flows: &[FlowChange]| flows.iter().map(flow_key).collect::<Vec<_>>();
-            if keys(&there.flows.opened) != keys(&back.flows.closed)
-                || keys(&there.flows.closed) != keys(&back.flows.opened)
+            if flow_keys(&there.flows.opened) != flow_keys(&back.flows.closed)
+                || flow_keys(&there.flows.closed) != flow_keys(&back.flows.opened)
             {
                 return Err(format!("{namespace}: flows opened and closed do not swap"));
             }
