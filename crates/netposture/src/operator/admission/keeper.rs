@@ -198,6 +198,12 @@ async fn ensure_ca_bundle(
     };
     let annotations = config.metadata.annotations.unwrap_or_default();
     if annotations.contains_key(CERT_MANAGER_ANNOTATION) {
+        // cert-manager's CA will not verify the issued certificate served here.
+        tracing::warn!(
+            name,
+            "the webhook configuration is annotated {CERT_MANAGER_ANNOTATION}: its caBundle is left \
+             to cert-manager; serve that certificate with --admission-cert-dir"
+        );
         return Ok(());
     }
     let list = config.webhooks.unwrap_or_default();
