@@ -61,6 +61,7 @@ cmd_up() {
   # operator runs here as a local process instead of the Deployment.
   kubectl apply -f crds/networkpostures.netposture.io.yaml -f deploy/base/namespace.yaml -f deploy/base/rbac.yaml -f deploy/base/networkpolicy.yaml >/dev/null
   kubectl apply -f deploy/components/admission/rbac.yaml >/dev/null
+  register_webhook
   kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
   until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
   # The operator runs as its ServiceAccount, with exactly the ClusterRole
@@ -132,9 +133,8 @@ EOF
 }
 
 # The webhook of deploy/components/admission at the operator's loopback
-# address, and one change it warns about, made as a server-side dry run so
-# the example cluster stays as it is.
-show_admission_warning() {
+# address; registered before the operator starts, which fills its caBundle.
+register_webhook() {
   kubectl apply -f - >/dev/null <<EOF
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
@@ -149,6 +149,11 @@ webhooks:
     rules:
       - {apiGroups: [networking.k8s.io], apiVersions: ['*'], operations: [CREATE, UPDATE, DELETE], resources: [networkpolicies]}
 EOF
+}
+
+# One change the webhook warns about, made as a server-side dry run so the
+# example cluster stays as it is.
+show_admission_warning() {
   local deadline=$((SECONDS + 30))
   until [[ -n $(kubectl get validatingwebhookconfiguration netposture -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]]; do
     ((SECONDS < deadline)) || { log "the webhook's caBundle is still empty; see $DIR/logs/operator.log"; return 0; }
