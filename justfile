@@ -40,11 +40,13 @@ unit:
 e2e *args:
     e2e/run.sh {{args}}
 
-# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies, then
-# `scan -f` end to end at that size and next to NCA (NCA_SIZES="500 1000 2000"),
-# then the growth table from 1,000 to 200,000 pods (GROWTH_PODS, OPERATOR_PODS).
+# Engine benchmarks at 2,000 namespaces / 100,000 pods / 20,000 policies, the
+# admission webhook's preview at 10,000 and 100,000 pods, then `scan -f` end
+# to end at that size and next to NCA (NCA_SIZES="500 1000 2000"), then the
+# growth table from 1,000 to 200,000 pods (GROWTH_PODS, OPERATOR_PODS).
 bench:
     cargo bench --locked -p netposture-engine --bench engine
+    cargo bench --locked -p netposture-engine --bench admission
     bench/scan-e2e.sh
     bench/growth.sh
 

@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 
 readonly DIR=${NETPOSTURE_CLUSTER_DIR:-/tmp/netposture-cluster}
 readonly METRICS_ADDR=${NETPOSTURE_DEMO_METRICS_ADDR:-127.0.0.1:18080}
+readonly ADMISSION_ADDR=${NETPOSTURE_DEMO_ADMISSION_ADDR:-127.0.0.1:18443}
 readonly EXAMPLE_NAMESPACES=(shop payments dev monitoring analytics)
 
 log() { printf 'demo: %s\n' "$*" >&2; }
@@ -59,6 +60,8 @@ cmd_up() {
   # The CRD, RBAC and the operator's own NetworkPolicies of deploy/; the
   # operator runs here as a local process instead of the Deployment.
   kubectl apply -f crds/networkpostures.netposture.io.yaml -f deploy/base/namespace.yaml -f deploy/base/rbac.yaml -f deploy/base/networkpolicy.yaml >/dev/null
+  kubectl apply -f deploy/components/admission/rbac.yaml >/dev/null
+  register_webhook
   kubectl wait --for=condition=Established crd/networkpostures.netposture.io --timeout=60s >/dev/null
   until kubectl -n netposture-system get serviceaccount netposture >/dev/null 2>&1; do sleep 0.5; done
   # The operator runs as its ServiceAccount, with exactly the ClusterRole
@@ -69,6 +72,7 @@ cmd_up() {
   stop_operator
   KUBECONFIG=$kubeconfig POD_NAMESPACE=netposture-system \
     setsid "$bin" operator --metrics-addr "$METRICS_ADDR" --insecure-metrics --identity demo \
+    --admission-addr "$ADMISSION_ADDR" --admission-hosts "${ADMISSION_ADDR%:*}" \
     >"$DIR/logs/operator.log" 2>&1 </dev/null &
   echo $! >"$DIR/operator.pid"
   log "operator started (pid $(<"$DIR/operator.pid"), log $DIR/logs/operator.log)"
@@ -93,6 +97,7 @@ cmd_up() {
   echo
   echo "\$ kubectl get networkpostures"
   kubectl get networkpostures
+  show_admission_warning
   echo
   echo "\$ curl -s http://$METRICS_ADDR/metrics | grep ..."
   curl -s "http://$METRICS_ADDR/metrics" |
@@ -125,6 +130,38 @@ Change something, e.g. give dev a default deny, and watch its report follow:
   kubectl get npr dev -w
 Stop everything: just down
 EOF
+}
+
+# The webhook of deploy/components/admission at the operator's loopback
+# address; registered before the operator starts, which fills its caBundle.
+register_webhook() {
+  kubectl apply -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: netposture}
+webhooks:
+  - name: policies.netposture.io
+    admissionReviewVersions: [v1]
+    sideEffects: None
+    failurePolicy: Ignore
+    timeoutSeconds: 3
+    clientConfig: {url: 'https://$ADMISSION_ADDR/validate'}
+    rules:
+      - {apiGroups: [networking.k8s.io], apiVersions: ['*'], operations: [CREATE, UPDATE, DELETE], resources: [networkpolicies]}
+EOF
+}
+
+# One change the webhook warns about, made as a server-side dry run so the
+# example cluster stays as it is.
+show_admission_warning() {
+  local deadline=$((SECONDS + 30))
+  until [[ -n $(kubectl get validatingwebhookconfiguration netposture -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]]; do
+    ((SECONDS < deadline)) || { log "the webhook's caBundle is still empty; see $DIR/logs/operator.log"; return 0; }
+    sleep 0.5
+  done
+  echo
+  echo "\$ kubectl -n shop delete networkpolicy allow-dns --dry-run=server   (the admission webhook warns)"
+  kubectl -n shop delete networkpolicy allow-dns --dry-run=server 2>&1 || true
 }
 
 # ALERT NAMESPACE SUMMARY, one line per firing alert of the Prometheus at $1.

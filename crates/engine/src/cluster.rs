@@ -5,6 +5,7 @@
 //! operator keeps it current from watch events; it never calls any API.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod as K8sPod, Service as K8sService};
@@ -19,9 +20,11 @@ use crate::layers::{LayerKey, LayerKind, LayerPolicy};
 use crate::mesh::{self, PeerAuthentication};
 use crate::model::{Labels, NAMESPACE_NAME_LABEL, Pod, Policy, Service};
 
+/// Cloning is cheap: namespaces are shared until a clone changes one
+/// (copy on write), so a what-if evaluation can change a copy.
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
-    namespaces: BTreeMap<String, NamespaceState>,
+    namespaces: BTreeMap<String, Arc<NamespaceState>>,
     /// CNI agent pods by `namespace/name`, so CNI detection never scans every pod.
     cni_pods: BTreeMap<String, CniSignal>,
     /// Policies of other APIs (cluster-wide tiers, Calico, Cilium).
@@ -95,11 +98,13 @@ impl Cluster {
     }
 
     pub fn namespace(&self, name: &str) -> Option<&NamespaceState> {
-        self.namespaces.get(name)
+        self.namespaces.get(name).map(Arc::as_ref)
     }
 
     pub fn namespaces(&self) -> impl Iterator<Item = (&String, &NamespaceState)> {
-        self.namespaces.iter()
+        self.namespaces
+            .iter()
+            .map(|(name, state)| (name, state.as_ref()))
     }
 
     pub fn cni_pods(&self) -> impl Iterator<Item = (&String, &CniSignal)> {
@@ -191,16 +196,18 @@ impl Cluster {
     }
 
     fn entry(&mut self, name: &str) -> &mut NamespaceState {
-        self.namespaces
+        let state = self
+            .namespaces
             .entry(name.to_string())
-            .or_insert_with(|| NamespaceState::new(name))
+            .or_insert_with(|| Arc::new(NamespaceState::new(name)));
+        Arc::make_mut(state)
     }
 
     fn prune(&mut self, name: &str) {
         if self
             .namespaces
             .get(name)
-            .is_some_and(NamespaceState::is_empty)
+            .is_some_and(|state| state.is_empty())
         {
             self.namespaces.remove(name);
         }
@@ -274,7 +281,7 @@ impl Cluster {
     }
 
     pub fn delete_pod(&mut self, namespace: &str, name: &str) {
-        if let Some(state) = self.namespaces.get_mut(namespace) {
+        if let Some(state) = self.namespaces.get_mut(namespace).map(Arc::make_mut) {
             state.pods.remove(name);
             state.rejected.remove(&("Pod", name.to_string()));
         }
@@ -309,7 +316,7 @@ impl Cluster {
     }
 
     pub fn delete_policy(&mut self, namespace: &str, name: &str) {
-        if let Some(state) = self.namespaces.get_mut(namespace) {
+        if let Some(state) = self.namespaces.get_mut(namespace).map(Arc::make_mut) {
             state.policies.remove(name);
             state.rejected.remove(&("NetworkPolicy", name.to_string()));
         }
@@ -366,7 +373,7 @@ impl Cluster {
         name: &str,
         map: impl FnOnce(&mut NamespaceState) -> &mut BTreeMap<String, T>,
     ) {
-        if let Some(state) = self.namespaces.get_mut(namespace) {
+        if let Some(state) = self.namespaces.get_mut(namespace).map(Arc::make_mut) {
             map(state).remove(name);
             state.rejected.remove(&(kind, name.to_string()));
         }

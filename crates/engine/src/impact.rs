@@ -107,20 +107,24 @@ impl Cluster {
         Affected::Namespaces(selecting.chain([namespace.to_string()]).collect())
     }
 
-    /// A policy's change reaches its own namespace and the namespaces its
-    /// peers select; in the DNS namespace it can decide everyone's DNS, in
-    /// a system namespace whether everyone reaches its pods.
-    pub fn affected_by_policy(&self, settings: &Settings, namespace: &str, name: &str) -> Affected {
+    /// A policy's change reaches its own namespace: it governs only pods
+    /// there, and another namespace's verdicts involve its own pods' flows,
+    /// DNS and the system namespaces, never this namespace's pods. The
+    /// namespaces its peers select are not reached (the differential impact
+    /// test holds without them). In the DNS namespace it can decide
+    /// everyone's DNS, in a system namespace whether everyone reaches its pods.
+    pub fn affected_by_policy(
+        &self,
+        settings: &Settings,
+        namespace: &str,
+        _name: &str,
+    ) -> Affected {
         if namespace == settings.dns_namespace
             || settings.system_namespaces.iter().any(|n| n == namespace)
         {
             return Affected::All;
         }
-        let own = self.implied_namespace(namespace);
-        match self.namespace(namespace).and_then(|s| s.policies.get(name)) {
-            Some(policy) => own.merge(self.selected_namespaces(policy)),
-            None => own,
-        }
+        self.implied_namespace(namespace)
     }
 
     /// A namespace the index holds only for its objects (no Namespace seen)
@@ -216,22 +220,6 @@ impl Cluster {
             .filter(|(_, state)| selects_namespaces(state))
             .map(|(other, _)| other.clone());
         Affected::Namespaces(selecting.chain([name.to_string()]).collect())
-    }
-
-    fn selected_namespaces(&self, policy: &Policy) -> Affected {
-        let mut affected = Affected::Nothing;
-        for selector in namespace_selectors(policy) {
-            if selector.selects_all() {
-                return Affected::All;
-            }
-            let names = self
-                .namespaces()
-                .filter(|(_, state)| selector.matches(&state.labels))
-                .map(|(name, _)| name.clone())
-                .collect();
-            affected = affected.merge(Affected::Namespaces(names));
-        }
-        affected
     }
 }
 

@@ -32,6 +32,7 @@ pub mod reach;
 pub mod settings;
 pub mod suggest;
 mod validate;
+pub mod whatif;
 
 pub use cluster::Cluster;
 pub use cni::{Capability, CniStatus};

@@ -88,6 +88,7 @@ const FILES: &[(&str, &str)] = &[
     ("diff/mod.rs", "posture"),
     ("diff/conditions.rs", "posture"),
     ("diff/flows.rs", "posture"),
+    ("whatif.rs", "posture"),
 ];
 
 #[test]

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use netposture_engine::cni::CniKind;
+use netposture_engine::diff::Condition;
 use netposture_engine::posture::ids;
 use netposture_engine::settings::default_weights;
 use netposture_engine::{Capability, CniStatus, Settings, compile_selector};
@@ -30,6 +31,70 @@ pub struct Config {
     /// The cluster's pod CIDRs; empty: read from the Nodes, else assumed.
     #[serde(rename = "podCIDRs")]
     pub pod_cidrs: Vec<String>,
+    pub admission: AdmissionConfig,
+}
+
+/// The admission webhook's rules (`netposture operator --admission-addr`),
+/// in the condition words of `netposture diff --fail-on`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AdmissionConfig {
+    /// Conditions answered with a warning.
+    pub warn: Vec<String>,
+    /// Conditions that refuse the change; empty by default.
+    pub deny: Vec<String>,
+    /// An annotation that, set to "true" on the object, lets a denied
+    /// change through with warnings; `None`: no bypass.
+    pub bypass_annotation: Option<String>,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        AdmissionConfig {
+            warn: [
+                "coverage-lost",
+                "default-deny-removed",
+                "dns-broken",
+                "egress-opened",
+                "exposure-added",
+            ]
+            .map(String::from)
+            .to_vec(),
+            deny: Vec::new(),
+            bypass_annotation: None,
+        }
+    }
+}
+
+/// [`AdmissionConfig`] with its conditions parsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AdmissionRules {
+    pub warn: Vec<Condition>,
+    pub deny: Vec<Condition>,
+    pub bypass_annotation: Option<String>,
+}
+
+impl AdmissionConfig {
+    pub fn rules(&self) -> Result<AdmissionRules, String> {
+        let parse = |field: &str, words: &[String]| {
+            words
+                .iter()
+                .enumerate()
+                .map(|(i, word)| {
+                    word.parse::<Condition>()
+                        .map_err(|e| format!("admission.{field}[{i}]: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        if self.bypass_annotation.as_deref() == Some("") {
+            return Err("admission.bypassAnnotation: must not be empty (null: no bypass)".into());
+        }
+        Ok(AdmissionRules {
+            warn: parse("warn", &self.warn)?,
+            deny: parse("deny", &self.deny)?,
+            bypass_annotation: self.bypass_annotation.clone(),
+        })
+    }
 }
 
 /// Namespaces left out of reports and metrics (besides `netposture.io/exclude: "true"`).
@@ -124,6 +189,7 @@ impl Default for Config {
             resync_period: "5m".into(),
             system_namespaces: Settings::default().system_namespaces,
             pod_cidrs: Vec::new(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -201,6 +267,7 @@ impl Config {
             .settings()
             .and_then(|_| config.exclusion())
             .and_then(|_| parse_duration(&config.resync_period, "resyncPeriod"))
+            .and_then(|_| config.admission.rules())
             .map_err(|message| ConfigError::Invalid {
                 path: display,
                 message,
@@ -351,6 +418,26 @@ mod tests {
         assert_eq!(loaded.mesh_root_namespace, defaults.mesh_root_namespace);
         assert_eq!(loaded.pod_cidrs, defaults.pod_cidrs);
         assert!(loaded.cni_override.is_none());
+        let rules = Config::load(&path).unwrap().admission.rules().unwrap();
+        assert_eq!(rules, Config::default().admission.rules().unwrap());
+        assert!(rules.deny.is_empty() && rules.bypass_annotation.is_none());
+    }
+
+    #[test]
+    fn admission_conditions_are_diff_conditions_and_a_bad_one_is_named() {
+        let config: Config =
+            serde_norway::from_str("admission: {deny: [dns-broken, score-drop:10]}").unwrap();
+        let rules = config.admission.rules().unwrap();
+        assert_eq!(
+            rules.deny,
+            [Condition::DnsBroken, Condition::ScoreDrop(10)].to_vec()
+        );
+        let config: Config = serde_norway::from_str("admission: {deny: [dns-brokn]}").unwrap();
+        let error = config.admission.rules().unwrap_err();
+        assert!(
+            error.starts_with("admission.deny[0]: unknown condition \"dns-brokn\""),
+            "{error}"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ mod suggest;
 mod system;
 mod undetermined;
 mod verdicts;
+mod whatif;
 
 use serde::Deserialize;
 

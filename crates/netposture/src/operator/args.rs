@@ -62,6 +62,8 @@ pub struct OperatorArgs {
     pub policy_reports: bool,
     #[arg(long, env = "NETPOSTURE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub admission: super::admission::AdmissionArgs,
 }
 
 impl OperatorArgs {

@@ -2,6 +2,7 @@
 //! the Prometheus metrics current, from watches of the objects the engine
 //! needs. Wiring only; each part lives in its own module.
 
+pub mod admission;
 mod args;
 mod context;
 mod controller;
@@ -89,12 +90,13 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         None => config.resync_period(),
     }
     .map_err(anyhow::Error::msg)?;
+    let admission = config.admission.rules().map_err(anyhow::Error::msg)?;
     logging::init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(operate(args, settings, exclusion, resync))
+    runtime.block_on(operate(args, settings, exclusion, resync, admission))
 }
 
 async fn operate(
@@ -102,12 +104,16 @@ async fn operate(
     settings: netposture_engine::Settings,
     exclusion: crate::config::Exclusion,
     resync: Duration,
+    admission: crate::config::AdmissionRules,
 ) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("no Kubernetes credentials (in-cluster or KUBECONFIG)")?;
     let identity = args.identity();
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
+    let admission_metrics =
+        admission::metrics::AdmissionMetrics::register(metrics.component_registry());
+    let metrics = Arc::new(metrics);
     let health = Arc::new(Health::new(&WATCHED));
     let listener = tokio::net::TcpListener::bind(args.metrics_addr)
         .await
@@ -162,6 +168,17 @@ async fn operate(
             .policy_reports
             .then(|| policy_report::PolicyReports::new(client.clone())),
     }));
+
+    let admission_tasks = admission::start(
+        args.admission,
+        admission,
+        ctx.clone(),
+        admission_metrics,
+        &args.lease_namespace,
+        client.clone(),
+        stopped(),
+    )
+    .await?;
 
     let timeout = u32::try_from(args.watch_timeout.as_secs()).unwrap_or(u32::MAX);
     let config = kube::runtime::watcher::Config::default()
@@ -238,7 +255,7 @@ async fn operate(
     // Both receivers of the stop signal are alive here; a send error cannot lose anything.
     let _ = stop_tx.send(true);
     let _ = controller.await;
-    for task in watches.iter().chain([
+    for task in watches.iter().chain(&admission_tasks).chain([
         &optional_task,
         &leadership_task,
         &resync_task,

@@ -86,6 +86,12 @@ impl Metrics {
         self.leader.set(i64::from(leader));
     }
 
+    /// Where a component that starts with the operator (admission) registers
+    /// its own metrics, under the same `netposture_` prefix.
+    pub fn component_registry(&mut self) -> &mut Registry {
+        self.registry.sub_registry_with_prefix(PREFIX)
+    }
+
     /// The OpenMetrics text exposition, `# EOF` included.
     pub fn encode(&self) -> String {
         let mut text = String::new();
