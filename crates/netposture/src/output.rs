@@ -96,6 +96,15 @@ fn as_list(reports: &[NetworkPostureReport]) -> serde_json::Value {
     })
 }
 
+/// A port range as people write it: `53`, or `8000-8080`.
+pub fn port_range(&(start, end): &(u16, u16)) -> String {
+    if start == end {
+        start.to_string()
+    } else {
+        format!("{start}-{end}")
+    }
+}
+
 fn yes_no(value: bool) -> String {
     if value { "true" } else { "false" }.into()
 }

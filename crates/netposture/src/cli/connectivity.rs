@@ -257,16 +257,7 @@ fn ranges(ranges: &PortRanges) -> String {
     if ranges.is_empty() {
         return "-".into();
     }
-    let parts: Vec<String> = ranges
-        .iter()
-        .map(|&(start, end)| {
-            if start == end {
-                start.to_string()
-            } else {
-                format!("{start}-{end}")
-            }
-        })
-        .collect();
+    let parts: Vec<String> = ranges.iter().map(crate::output::port_range).collect();
     parts.join(",")
 }
 

@@ -220,17 +220,7 @@ fn flow_line(flow: &FlowChange) -> String {
             labels.join(",")
         }
     };
-    let ports: Vec<String> = flow
-        .ports
-        .iter()
-        .map(|&(start, end)| {
-            if start == end {
-                start.to_string()
-            } else {
-                format!("{start}-{end}")
-            }
-        })
-        .collect();
+    let ports: Vec<String> = flow.ports.iter().map(super::port_range).collect();
     let protocols: Vec<String> = flow.protocols.iter().map(|p| p.to_string()).collect();
     let mut line = format!(
         "{}/{{{}}} → {}/{{{}}} {}/{}",

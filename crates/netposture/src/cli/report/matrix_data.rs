@@ -97,13 +97,7 @@ fn describe(ranges: &[PortRanges; 3]) -> String {
             let mut shown: Vec<String> = ranges
                 .iter()
                 .take(RANGES_SHOWN)
-                .map(|&(start, end)| {
-                    if start == end {
-                        start.to_string()
-                    } else {
-                        format!("{start}-{end}")
-                    }
-                })
+                .map(crate::output::port_range)
                 .collect();
             if ranges.len() > RANGES_SHOWN {
                 shown.push(format!("+{} more", ranges.len() - RANGES_SHOWN));
