@@ -1,8 +1,9 @@
-//! The certificate the operator's HTTPS endpoint presents: from a directory
-//! (`tls.crt` and `tls.key`, as a `kubernetes.io/tls` Secret mounts them, e.g.
-//! one cert-manager renews), re-read when the files change; or else a
-//! self-signed one made at start-up, as Kubernetes' own components do when
-//! given none.
+//! The certificate an HTTPS endpoint of the operator presents, swapped in
+//! place when it changes. For `/metrics`: from a directory (`tls.crt` and
+//! `tls.key`, as a `kubernetes.io/tls` Secret mounts them, e.g. one
+//! cert-manager renews), re-read when the files change, or else self-signed
+//! at start-up, as Kubernetes' own components do when given none. The
+//! admission webhook installs the certificates its keeper issues or reads.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,10 @@ pub const KEY_FILE: &str = "tls.key";
 /// How often a mounted certificate is compared with the one in use.
 const RELOAD_CHECK: Duration = Duration::from_secs(30);
 
-/// The certificate in use; swapped whole when the mounted files change.
+/// The certificate in use, swapped whole; handshakes fail while there is none.
+#[derive(Default)]
 pub struct ServingCert {
-    current: RwLock<Arc<CertifiedKey>>,
+    current: RwLock<Option<Arc<CertifiedKey>>>,
 }
 
 impl fmt::Debug for ServingCert {
@@ -36,17 +38,31 @@ impl fmt::Debug for ServingCert {
 
 impl ResolvesServerCert for ServingCert {
     fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(Arc::clone(
-            &self.current.read().unwrap_or_else(|p| p.into_inner()),
-        ))
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
 impl ServingCert {
     fn new(key: CertifiedKey) -> Arc<Self> {
-        Arc::new(ServingCert {
-            current: RwLock::new(Arc::new(key)),
-        })
+        let cert = Arc::new(ServingCert::default());
+        cert.install(key);
+        cert
+    }
+
+    /// Takes `key` for every handshake from now on.
+    pub fn install(&self, key: CertifiedKey) {
+        // A poisoned lock only means a panic elsewhere mid-swap; the value is whole.
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(key));
+    }
+
+    pub fn installed(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// A self-signed certificate for `names` (DNS names or IP addresses).
@@ -89,7 +105,7 @@ impl ServingCert {
             }
             match certified_from_pem(&files.0, &files.1) {
                 Ok(key) => {
-                    *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(key);
+                    self.install(key);
                     tracing::info!(dir = %dir.display(), "serving certificate reloaded");
                     seen = Some(files);
                 }
@@ -117,7 +133,8 @@ fn read_dir(dir: &Path) -> anyhow::Result<CertifiedKey> {
         .with_context(|| format!("the certificate in {}", dir.display()))
 }
 
-fn certified_from_pem(chain: &[u8], key: &[u8]) -> anyhow::Result<CertifiedKey> {
+/// A serving certificate (a chain may follow it) and its key, from PEM.
+pub fn certified_from_pem(chain: &[u8], key: &[u8]) -> anyhow::Result<CertifiedKey> {
     let chain = CertificateDer::pem_slice_iter(chain)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("{CERT_FILE}: {e}"))?;

@@ -1,18 +1,12 @@
 //! The webhook's certificates: a self-signed CA and a serving certificate
-//! it signs (issued with rcgen), and the serving certificate rustls hands
-//! out, swapped in place when it is renewed or its files change.
+//! it signs (issued with rcgen); `serving_cert` hands them to rustls.
 
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
 
 /// How long issued certificates are valid.
 pub const VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -82,46 +76,10 @@ pub fn due(not_after: u64, now: SystemTime) -> bool {
     seconds(now) + RENEW_BEFORE.as_secs() >= not_after
 }
 
-/// A serving certificate and key from PEM (a chain may follow the certificate).
-pub fn certified_key(cert_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, String> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("reading the certificate PEM: {e}"))?;
-    if chain.is_empty() {
-        return Err("no certificate in the certificate PEM".into());
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem)
-        .map_err(|e| format!("reading the private key PEM: {e}"))?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| format!("unsupported private key: {e}"))?;
-    Ok(CertifiedKey::new(chain, signing))
-}
-
-/// The certificate every TLS handshake gets; empty until the first one is
-/// installed, and handshakes fail until then.
-#[derive(Debug, Default)]
-pub struct ServingCert(RwLock<Option<Arc<CertifiedKey>>>);
-
-impl ServingCert {
-    pub fn install(&self, key: CertifiedKey) {
-        // A poisoned lock only means a panic elsewhere mid-swap; the value is whole.
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(key));
-    }
-
-    pub fn installed(&self) -> bool {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).is_some()
-    }
-}
-
-impl ResolvesServerCert for ServingCert {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operator::serving_cert::certified_from_pem;
 
     #[test]
     fn issued_certificates_load_as_a_serving_key() {
@@ -132,10 +90,9 @@ mod tests {
         let issued = issue(&hosts, SystemTime::now(), VALIDITY).unwrap();
         assert!(issued.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert_ne!(issued.ca_pem, issued.cert_pem);
-        certified_key(issued.cert_pem.as_bytes(), issued.key_pem.as_bytes()).unwrap();
+        certified_from_pem(issued.cert_pem.as_bytes(), issued.key_pem.as_bytes()).unwrap();
         // The key is not the CA's: the serving certificate is not self-signed.
-        let ca_key = certified_key(issued.ca_pem.as_bytes(), issued.key_pem.as_bytes()).unwrap();
-        assert!(ca_key.keys_match().is_err());
+        assert!(certified_from_pem(issued.ca_pem.as_bytes(), issued.key_pem.as_bytes()).is_err());
     }
 
     #[test]
@@ -152,8 +109,8 @@ mod tests {
 
     #[test]
     fn bad_pem_is_an_error_not_a_panic() {
-        assert!(certified_key(b"not pem", b"not pem").is_err());
+        assert!(certified_from_pem(b"not pem", b"not pem").is_err());
         let issued = issue(&["a.svc".into()], SystemTime::now(), VALIDITY).unwrap();
-        assert!(certified_key(issued.cert_pem.as_bytes(), b"").is_err());
+        assert!(certified_from_pem(issued.cert_pem.as_bytes(), b"").is_err());
     }
 }

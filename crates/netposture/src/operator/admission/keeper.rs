@@ -19,15 +19,14 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use super::certs::{self, Issued, ServingCert};
+use super::certs::{self, Issued};
+use crate::operator::serving_cert::{CERT_FILE, KEY_FILE, ServingCert, certified_from_pem};
 
 /// How often the Secret (or the files) and the webhook configuration are checked.
 const PERIOD: Duration = Duration::from_secs(60);
 /// After a failure or a lost race, look again this soon.
 const RETRY: Duration = Duration::from_secs(5);
 const CA_KEY: &str = "ca.crt";
-const CERT_KEY: &str = "tls.crt";
-const KEY_KEY: &str = "tls.key";
 const NOT_AFTER_ANNOTATION: &str = "netposture.io/not-after";
 /// cert-manager's CA injector fills `caBundle` of a configuration carrying this.
 pub const CERT_MANAGER_ANNOTATION: &str = "cert-manager.io/inject-ca-from";
@@ -64,7 +63,7 @@ pub async fn keep(source: Source, serving: Arc<ServingCert>) {
         let wait = match step {
             Ok(pair) => {
                 if last.as_ref() != Some(&pair) {
-                    match certs::certified_key(pair.0.as_bytes(), pair.1.as_bytes()) {
+                    match certified_from_pem(pair.0.as_bytes(), pair.1.as_bytes()) {
                         Ok(key) => {
                             serving.install(key);
                             tracing::info!("admission webhook serving certificate installed");
@@ -89,7 +88,7 @@ fn read_files(dir: &std::path::Path) -> Result<(String, String), String> {
         std::fs::read_to_string(dir.join(name))
             .map_err(|e| format!("reading {}: {e}", dir.join(name).display()))
     };
-    Ok((read(CERT_KEY)?, read(KEY_KEY)?))
+    Ok((read(CERT_FILE)?, read(KEY_FILE)?))
 }
 
 /// One round of issued mode; returns the serving certificate and key PEM.
@@ -140,8 +139,8 @@ fn stored(secret: &Secret) -> Option<Issued> {
         .ok()?;
     Some(Issued {
         ca_pem: text(CA_KEY)?,
-        cert_pem: text(CERT_KEY)?,
-        key_pem: text(KEY_KEY)?,
+        cert_pem: text(CERT_FILE)?,
+        key_pem: text(KEY_FILE)?,
         not_after,
     })
 }
@@ -156,8 +155,8 @@ async fn write(
 ) -> Result<(), String> {
     let data: BTreeMap<String, ByteString> = [
         (CA_KEY, &issued.ca_pem),
-        (CERT_KEY, &issued.cert_pem),
-        (KEY_KEY, &issued.key_pem),
+        (CERT_FILE, &issued.cert_pem),
+        (KEY_FILE, &issued.key_pem),
     ]
     .into_iter()
     .map(|(key, pem)| (key.to_string(), ByteString(pem.as_bytes().to_vec())))

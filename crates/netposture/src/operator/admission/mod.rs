@@ -21,8 +21,8 @@ use kube::Client;
 use tokio::task::JoinHandle;
 
 use super::context::Context;
+use super::serving_cert::ServingCert;
 use crate::config::AdmissionRules;
-use certs::ServingCert;
 use metrics::AdmissionMetrics;
 
 #[derive(Debug, Args)]
@@ -84,13 +84,9 @@ pub async fn start(
         .await
         .with_context(|| format!("binding --admission-addr {addr}"))?;
     let serving = Arc::new(ServingCert::default());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS settings of the admission webhook")?
-        .with_no_client_auth()
-        .with_cert_resolver(serving.clone());
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls = serving
+        .acceptor()
+        .context("TLS settings of the admission webhook")?;
     let source = match args.admission_cert_dir {
         Some(dir) => keeper::Source::Files(dir),
         None => keeper::Source::Issued {
@@ -109,11 +105,6 @@ pub async fn start(
     });
     Ok(vec![
         tokio::spawn(keeper::keep(source, serving)),
-        tokio::spawn(server::serve(
-            listener,
-            tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
-            webhook,
-            shutdown,
-        )),
+        tokio::spawn(server::serve(listener, tls, webhook, shutdown)),
     ])
 }
