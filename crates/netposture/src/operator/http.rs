@@ -3,37 +3,25 @@
 //! API server's authentication and authorization (the default), or plain and
 //! open for local runs. The probes are open either way and name no namespace.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, AUTHORIZATION, CONTENT_TYPE, HeaderValue, WWW_AUTHENTICATE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::args::OperatorArgs;
 use super::health::Health;
+use super::listener;
 use super::metrics::Metrics;
 use super::metrics_auth::{Access, ApiReviewer, METRICS_PATH, MetricsAuth, Reviewer};
 use super::serving_cert::ServingCert;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
-
-/// A client that has not sent its request headers by then is dropped, so
-/// idle or stalled connections cannot pile up.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Pause after a failed accept (e.g. out of file descriptors) instead of spinning.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// How the endpoint is guarded: both, or neither (`--insecure-metrics`).
 pub struct Guard<R> {
@@ -67,9 +55,7 @@ impl Guard<ApiReviewer> {
     }
 }
 
-/// Serves until `shutdown` resolves, then stops accepting; requests already
-/// being answered finish on their own tasks. Accept errors are logged and
-/// retried, since the probes must outlive a transient shortage.
+/// Serves until `shutdown` resolves (see [`listener::serve`]).
 pub async fn serve<R: Reviewer + 'static>(
     listener: TcpListener,
     guard: Option<Guard<R>>,
@@ -77,54 +63,24 @@ pub async fn serve<R: Reviewer + 'static>(
     health: Arc<Health>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut shutdown = std::pin::pin!(shutdown);
     let (tls, auth) = match guard {
         Some(Guard { tls, auth }) => (Some(tls), Some(auth)),
         None => (None, None),
     };
-    loop {
-        let accepted = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::warn!(%error, "accepting an HTTP connection failed");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                continue;
-            }
-        };
-        let answer = Answer {
-            metrics: Arc::clone(&metrics),
-            health: Arc::clone(&health),
-            auth: auth.clone(),
-        };
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let served = match tls {
-                None => answer.serve_connection(stream).await,
-                // The handshake is bounded like the headers: a silent client is dropped.
-                Some(tls) => {
-                    match tokio::time::timeout(HEADER_READ_TIMEOUT, tls.accept(stream)).await {
-                        Ok(Ok(stream)) => answer.serve_connection(stream).await,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    }
-                }
-            };
-            // Malformed requests and dropped clients end here, as hyper's 400 or a closed socket.
-            if let Err(error) = served {
-                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
-            }
-        });
-    }
+    let answer = Arc::new(Answer {
+        metrics,
+        health,
+        auth,
+    });
+    let respond = move |request: Request<Incoming>| {
+        let answer = Arc::clone(&answer);
+        async move { answer.respond(&request).await }
+    };
+    listener::serve(listener, tls, "metrics", respond, shutdown).await;
+    Ok(())
 }
 
-/// What one connection answers with.
+/// What the endpoint answers with.
 struct Answer<R> {
     metrics: Arc<Metrics>,
     health: Arc<Health>,
@@ -132,22 +88,6 @@ struct Answer<R> {
 }
 
 impl<R: Reviewer + 'static> Answer<R> {
-    async fn serve_connection(
-        self,
-        io: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    ) -> hyper::Result<()> {
-        let answer = Arc::new(self);
-        let service = service_fn(move |request: Request<Incoming>| {
-            let answer = Arc::clone(&answer);
-            async move { Ok::<_, Infallible>(answer.respond(&request).await) }
-        });
-        http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(io), service)
-            .await
-    }
-
     async fn respond<B>(&self, request: &Request<B>) -> Response<Full<Bytes>> {
         let path = request.uri().path();
         if let (METRICS_PATH, true, Some(auth)) = (path, readable(request.method()), &self.auth) {

@@ -12,6 +12,7 @@ mod full_pass;
 pub mod health;
 pub mod http;
 pub mod leader;
+mod listener;
 mod logging;
 pub mod metrics;
 mod metrics_auth;

@@ -1,18 +1,14 @@
 //! The webhook's HTTPS endpoint: AdmissionReview v1 in, AdmissionReview
 //! out. Any path is served, so the configuration's `path` is free.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use tokio::net::TcpListener;
@@ -21,12 +17,10 @@ use tokio_rustls::TlsAcceptor;
 use super::Webhook;
 use super::metrics::Outcome;
 use super::review::{self, Answer};
+use crate::operator::listener;
 
 /// The API server sends at most an old and a new object of etcd's 1.5 MiB limit.
 const MAX_BODY: usize = 4 * 1024 * 1024;
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 pub async fn serve(
     listener: TcpListener,
@@ -34,45 +28,8 @@ pub async fn serve(
     webhook: Arc<Webhook>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            () = &mut shutdown => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::warn!(%error, "accepting an admission connection failed");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let webhook = webhook.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "admission TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let service = service_fn(move |request: Request<Incoming>| {
-                let webhook = webhook.clone();
-                async move { Ok::<_, Infallible>(handle(request, webhook).await) }
-            });
-            let served = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(tls), service)
-                .await;
-            if let Err(error) = served {
-                tracing::debug!(%peer, %error, "admission connection ended with an error");
-            }
-        });
-    }
+    let handle = move |request: Request<Incoming>| handle(request, webhook.clone());
+    listener::serve(listener, Some(acceptor), "admission", handle, shutdown).await;
 }
 
 async fn handle(request: Request<Incoming>, webhook: Arc<Webhook>) -> Response<Full<Bytes>> {
