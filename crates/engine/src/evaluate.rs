@@ -16,6 +16,9 @@ use crate::posture::{AcceptedRisk, NamespacePosture, ids};
 use crate::reach::{Endpoint, LayerSide, Reach};
 use crate::settings::Settings;
 
+/// Below this many namespaces a thread costs more than it saves.
+const NAMESPACES_PER_THREAD: usize = 64;
+
 pub struct Evaluator<'a> {
     cluster: &'a Cluster,
     settings: &'a Settings,
@@ -81,11 +84,35 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Every namespace the index knows, in name order.
+    /// Every namespace's posture, in name order. Namespaces are independent,
+    /// so big clusters are split across the machine's cores.
     pub fn all(&self) -> Vec<(String, NamespacePosture)> {
-        self.cluster
-            .namespaces()
-            .map(|(name, state)| (name.clone(), self.evaluate(name, state)))
-            .collect()
+        let namespaces: Vec<(&String, &NamespaceState)> = self.cluster.namespaces().collect();
+        let evaluate_part = |part: &[(&String, &NamespaceState)]| -> Vec<_> {
+            part.iter()
+                .map(|(name, state)| ((*name).clone(), self.evaluate(name, state)))
+                .collect()
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(namespaces.len() / NAMESPACES_PER_THREAD);
+        if threads <= 1 {
+            return evaluate_part(&namespaces);
+        }
+        let part_size = namespaces.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = namespaces
+                .chunks(part_size)
+                .map(|part| scope.spawn(move || evaluate_part(part)))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|part| {
+                    part.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
     }
 
     pub fn namespace(&self, name: &str) -> Option<NamespacePosture> {
