@@ -253,6 +253,29 @@ fn a_port_range_through_end_port_is_noted_as_dropped_by_old_servers() {
 }
 
 #[test]
+fn many_end_port_rules_are_noted_a_few_by_name_and_the_rest_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policies.yaml");
+    let policies: Vec<String> = (0..25)
+        .map(|i| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: range-{i:02}, namespace: a}}\nspec: {{podSelector: {{}}, policyTypes: [Egress], egress: [{{ports: [{{port: 8000, endPort: 8080}}]}}]}}\n"))
+        .collect();
+    std::fs::write(&file, policies.join("---\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_netposture"))
+        .args(["scan", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("endPort")).collect();
+    assert_eq!(notes.len(), 11, "{stderr}");
+    assert!(notes[0].starts_with("note: networkpolicy a/range-00 egress[0] admits 8000-8080/TCP"));
+    assert!(notes[9].starts_with("note: networkpolicy a/range-09 "));
+    assert_eq!(
+        notes[10],
+        "note: and 15 more policy rules with endPort, with the same caveat"
+    );
+}
+
+#[test]
 fn stdin_list_with_an_invalid_policy_reports_a_finding_and_keeps_going() {
     let list = r#"{"apiVersion":"v1","kind":"List","items":[
       {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"bad","namespace":"a"},

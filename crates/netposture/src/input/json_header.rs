@@ -84,11 +84,19 @@ pub struct Header<'t> {
 }
 
 impl<'t> Header<'t> {
-    /// The header of one element; an item of a typed list takes the list's
-    /// kind and apiVersion where it has no such field.
-    pub fn of(element: &'t RawValue, defaults: &ListDefaults) -> Self {
-        let mut seen: Seen = serde_json::from_str(element.get()).unwrap_or_default();
-        if seen.object {
+    /// The header of one element, which is read whole, so a syntax error
+    /// anywhere in it is the answer. An item of a typed list takes the
+    /// list's kind and apiVersion where it has no such field; `None` when
+    /// it needs them and `defaults` are not known yet.
+    pub fn of(
+        element: &'t str,
+        defaults: Option<&ListDefaults>,
+    ) -> serde_json::Result<Option<Self>> {
+        let mut seen: Seen = serde_json::from_str(element)?;
+        if seen.object && !(seen.has_kind && seen.has_api_version) {
+            let Some(defaults) = defaults else {
+                return Ok(None);
+            };
             if !seen.has_kind {
                 seen.header.kind = defaults.kind.clone();
             }
@@ -96,7 +104,7 @@ impl<'t> Header<'t> {
                 seen.header.api_version = defaults.api_version.clone();
             }
         }
-        seen.header
+        Ok(Some(seen.header))
     }
 }
 

@@ -5,8 +5,9 @@
 //! text and the index are what is held, never a tree of its objects.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
@@ -16,11 +17,11 @@ use netposture_engine::layers::{LayerPolicy, layer_kind};
 use netposture_engine::model::Labels;
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use self::kinds::{WORKLOAD_KINDS, known_kind, qualified, read_versions};
 use super::json_header::Header;
 use super::json_items::{self, ListDefaults};
+use super::json_stream::{self, StreamError};
 use super::lean_pod::LeanPod;
 use super::locations::{Locations, document_lines};
 
@@ -33,7 +34,8 @@ mod tests;
 /// Where an object came from, for messages.
 #[derive(Clone, Debug)]
 pub struct Origin {
-    pub file: String,
+    /// Shared by every object of the file.
+    pub file: Arc<str>,
     /// 1-based index of the YAML document (or JSON value) in the file.
     pub document: usize,
     /// 1-based line where the YAML document starts; `None` in JSON.
@@ -148,22 +150,16 @@ pub fn load(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
     let mut manifests = Manifests::default();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|error| LoadError::Io {
-                    path: "<stdin>".into(),
-                    error,
-                })?;
-            manifests.read_text("<stdin>", &text)?;
+            manifests.read("<stdin>", std::io::stdin().lock())?;
             continue;
         }
         for file in files_under(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|error| LoadError::Io {
-                path: file.display().to_string(),
+            let name = file.display().to_string();
+            let opened = std::fs::File::open(&file).map_err(|error| LoadError::Io {
+                path: name.clone(),
                 error,
             })?;
-            manifests.read_text(&file.display().to_string(), &text)?;
+            manifests.read(&name, opened)?;
         }
     }
     Ok(manifests)
@@ -204,26 +200,84 @@ impl Manifests {
     #[cfg(test)]
     pub fn from_text(text: &str) -> Result<Self, LoadError> {
         let mut manifests = Manifests::default();
-        manifests.read_text("test.yaml", text)?;
+        manifests.read("test.yaml", text.as_bytes())?;
         Ok(manifests)
     }
 
-    fn read_text(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
+    /// Reads one file: JSON while it is read, element by element; YAML
+    /// (small, written by people) whole.
+    fn read(&mut self, file: &str, reader: impl Read) -> Result<(), LoadError> {
+        let io_error = |error| LoadError::Io {
+            path: file.into(),
+            error,
+        };
+        let mut reader = BufReader::new(reader);
+        let json = loop {
+            let head = reader.fill_buf().map_err(io_error)?;
+            match head.iter().position(|byte| !byte.is_ascii_whitespace()) {
+                Some(first) => {
+                    let json = matches!(head[first], b'{' | b'[');
+                    reader.consume(first);
+                    break json;
+                }
+                None if head.is_empty() => return Ok(()),
+                None => {
+                    let blank = head.len();
+                    reader.consume(blank);
+                }
+            }
+        };
+        if json {
+            return self.read_json(file, reader);
+        }
+        let mut text = String::new();
+        reader.read_to_string(&mut text).map_err(io_error)?;
+        self.read_yaml(file, &text)
+    }
+
+    fn read_json(&mut self, file: &str, reader: impl Read) -> Result<(), LoadError> {
+        let shared_file: Arc<str> = file.into();
+        let mut index = 0;
+        let mut take = |element: &str, defaults: Option<&ListDefaults>| {
+            let Some(header) = Header::of(element, defaults)? else {
+                return Ok(false);
+            };
+            let defaults = defaults.cloned().unwrap_or_default();
+            self.add_element(
+                element,
+                header,
+                &defaults,
+                &origin(&shared_file, index, None),
+            );
+            index += 1;
+            Ok(true)
+        };
+        json_stream::for_each_element(reader, &mut take).map_err(|error| match error {
+            StreamError::Io(error) => LoadError::Io {
+                path: file.into(),
+                error,
+            },
+            StreamError::Syntax {
+                line,
+                column,
+                message,
+            } => LoadError::Syntax {
+                path: file.into(),
+                line,
+                column,
+                message: format!("{message} at line {line} column {column}"),
+            },
+        })
+    }
+
+    fn read_yaml(&mut self, file: &str, text: &str) -> Result<(), LoadError> {
+        let shared_file: Arc<str> = file.into();
         let syntax = |e: serde_json::Error| LoadError::Syntax {
             path: file.into(),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
         };
-        let trimmed = text.trim_start();
-        if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            let mut index = 0;
-            let mut each = |element: &RawValue, defaults: &ListDefaults| {
-                self.add_element(element, defaults, &origin(file, index, None));
-                index += 1;
-            };
-            return json_items::for_each_element(text, &mut each).map_err(syntax);
-        }
         let lines = document_lines(text);
         for (index, document) in serde_norway::Deserializer::from_str(text).enumerate() {
             let value = Value::deserialize(document).map_err(|e| {
@@ -236,15 +290,23 @@ impl Manifests {
                 }
             })?;
             // YAML files are small: written as JSON, a document takes the JSON path.
-            let element = serde_json::value::to_raw_value(&value).map_err(syntax)?;
-            let origin = origin(file, index, lines.get(index).copied());
-            self.add_element(&element, &ListDefaults::default(), &origin);
+            let element = serde_json::to_string(&value).map_err(syntax)?;
+            let origin = origin(&shared_file, index, lines.get(index).copied());
+            let defaults = ListDefaults::default();
+            if let Some(header) = Header::of(&element, Some(&defaults)).map_err(syntax)? {
+                self.add_element(&element, header, &defaults, &origin);
+            }
         }
         Ok(())
     }
 
-    fn add_element(&mut self, element: &RawValue, defaults: &ListDefaults, origin: &Origin) {
-        let header = Header::of(element, defaults);
+    fn add_element(
+        &mut self,
+        element: &str,
+        header: Header<'_>,
+        defaults: &ListDefaults,
+        origin: &Origin,
+    ) {
         if header.null {
             return;
         }
@@ -254,7 +316,10 @@ impl Manifests {
         {
             let defaults = ListDefaults::of(&kind, header.api_version.as_deref());
             json_items::for_each_item(items, &defaults, &mut |item, defaults| {
-                self.add_element(item, defaults, origin)
+                // Parsed already, as part of the list.
+                if let Ok(Some(header)) = Header::of(item.get(), Some(defaults)) {
+                    self.add_element(item.get(), header, defaults, origin)
+                }
             });
             return;
         }
@@ -382,9 +447,9 @@ impl Manifests {
     }
 }
 
-fn origin(file: &str, index: usize, line: Option<usize>) -> Origin {
+fn origin(file: &Arc<str>, index: usize, line: Option<usize>) -> Origin {
     Origin {
-        file: file.into(),
+        file: Arc::clone(file),
         document: index + 1,
         line,
     }
@@ -392,8 +457,8 @@ fn origin(file: &str, index: usize, line: Option<usize>) -> Origin {
 
 /// Decodes an object of a used kind; the message names what does not fit,
 /// without a position inside the object (the origin says where it is).
-fn decode<'t, T: Deserialize<'t>>(element: &'t RawValue) -> Result<T, String> {
-    serde_json::from_str(element.get()).map_err(|error| {
+fn decode<'t, T: Deserialize<'t>>(element: &'t str) -> Result<T, String> {
+    serde_json::from_str(element).map_err(|error| {
         let message = error.to_string();
         let position = format!(" at line {} column {}", error.line(), error.column());
         match message.strip_suffix(&position) {
@@ -405,8 +470,8 @@ fn decode<'t, T: Deserialize<'t>>(element: &'t RawValue) -> Result<T, String> {
 
 /// The element as a tree of values, for the few kinds the engine reads as
 /// one; an item of a typed list gets the list's kind and apiVersion.
-fn completed_value(element: &RawValue, defaults: &ListDefaults) -> Value {
-    let mut value: Value = serde_json::from_str(element.get()).unwrap_or_default();
+fn completed_value(element: &str, defaults: &ListDefaults) -> Value {
+    let mut value: Value = serde_json::from_str(element).unwrap_or_default();
     if let Value::Object(fields) = &mut value {
         for (key, default) in [
             ("kind", &defaults.kind),

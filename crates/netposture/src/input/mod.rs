@@ -5,6 +5,7 @@
 pub mod inventory;
 pub mod json_header;
 pub mod json_items;
+pub mod json_stream;
 mod lean_pod;
 pub mod locations;
 pub mod manifests;
@@ -118,11 +119,23 @@ fn read_manifests(paths: &[PathBuf]) -> anyhow::Result<(Cluster, Locations)> {
             );
         }
     }
-    for note in end_port_notes(&cluster) {
+    let notes = end_port_notes(&cluster);
+    for note in notes.iter().take(END_PORT_NOTES_SHOWN) {
         eprintln!("note: {note}");
+    }
+    if let Some(more) = notes
+        .len()
+        .checked_sub(END_PORT_NOTES_SHOWN)
+        .filter(|n| *n > 0)
+    {
+        eprintln!("note: and {more} more policy rules with endPort, with the same caveat");
     }
     Ok((cluster, locations))
 }
+
+/// A generated or big input can hold thousands of rules with endPort: the
+/// caveat is the same for each, so a few name it and the rest are counted.
+const END_PORT_NOTES_SHOWN: usize = 10;
 
 /// Port ranges of the manifests' policies, which only `endPort` writes:
 /// API servers before 1.21 drop the field and keep the first port, so a
