@@ -22,15 +22,16 @@ use model::{Header, LeanPod, OnePass, SeenHeader};
 use summary::Summary;
 
 /// The header and, for a v1 Pod, the lean Pod of one item, from its own text.
-/// `decode` is the library's `from_str`, called twice as the real reader does.
+/// `header_of` and `pod_of` wrap the library's `from_str`: the item's text is
+/// decoded twice, as the real reader does.
 fn header_then_pod<E: std::fmt::Debug>(
     text: &str,
     summary: &mut Summary,
     header_of: impl Fn(&str) -> Result<SeenHeader, E>,
     pod_of: impl Fn(&str) -> Result<LeanPod, E>,
 ) {
-    // As Header::of: an item that is not even valid as a header is skipped
-    // there and reported later; the files here have none.
+    // The real reader reads an undecodable header as empty and reports the
+    // item later; the generated files have none, so here it is a failure.
     let seen = header_of(text).expect("header");
     let header = seen.header;
     let pod = header.is_pod().then(|| pod_of(text).expect("lean pod"));
