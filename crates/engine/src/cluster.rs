@@ -254,10 +254,13 @@ impl Cluster {
     pub fn put_pod(&mut self, namespace: &str, name: &str, pod: Result<Pod, Rejected>) {
         let cni_key = format!("{namespace}/{name}");
         let state = self.entry(namespace);
-        let rejected_key = ("Pod", name.to_string());
         match pod {
             Ok(pod) => {
-                state.rejected.remove(&rejected_key);
+                // Checked first: reading a cluster puts every pod, and a
+                // rejected one is rare.
+                if !state.rejected.is_empty() {
+                    state.rejected.remove(&("Pod", name.to_string()));
+                }
                 let signal = pod.cni.clone();
                 let control_plane = mesh::control_plane(&pod.labels);
                 state.pods.insert(name.to_string(), pod);
@@ -273,7 +276,7 @@ impl Cluster {
             }
             Err(rejected) => {
                 state.pods.remove(name);
-                state.rejected.insert(rejected_key, rejected);
+                state.rejected.insert(("Pod", name.to_string()), rejected);
                 self.mesh_control_plane.remove(&cni_key);
                 self.cni_pods.remove(&cni_key);
             }

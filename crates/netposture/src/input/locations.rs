@@ -4,16 +4,19 @@
 //! `pod/deployment/web` for a workload's template); those names are looked
 //! up here.
 
-use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::input::manifests::Origin;
 
 /// Objects by lowercase kind, namespace (empty for a Namespace) and name,
-/// joined into one key: a location is kept for every object read, so one
-/// allocation each rather than three.
+/// joined into one key. Every object read is recorded, but only SARIF and
+/// JUnit output look one up: the lookup order is built at the first lookup.
 #[derive(Debug, Default)]
 pub struct Locations {
-    objects: HashMap<Box<str>, Origin, foldhash::fast::RandomState>,
+    /// In the order read.
+    read: Vec<(Box<str>, Origin)>,
+    /// Positions in `read`, by key, the first read first.
+    by_key: OnceLock<Vec<usize>>,
 }
 
 /// The key of `kind namespace/name`; NUL appears in no Kubernetes name.
@@ -36,14 +39,28 @@ impl Locations {
             (_, Some(namespace)) => namespace,
             (_, None) => "default",
         };
-        self.objects
-            .entry(key(kind, namespace, name))
-            .or_insert_with(|| origin.clone());
+        self.read.push((key(kind, namespace, name), origin.clone()));
+        self.by_key.take();
+    }
+
+    fn get(&self, key: &str) -> Option<&Origin> {
+        let by_key = self.by_key.get_or_init(|| {
+            let mut positions: Vec<usize> = (0..self.read.len()).collect();
+            // Stable: of one key, the first read stays first.
+            positions.sort_by(|a, b| self.read[*a].0.cmp(&self.read[*b].0));
+            positions
+        });
+        let first = by_key.partition_point(|at| &*self.read[*at].0 < key);
+        by_key
+            .get(first)
+            .map(|at| &self.read[*at])
+            .filter(|(found, _)| &**found == key)
+            .map(|(_, origin)| origin)
     }
 
     /// Where the Namespace object `name` was read.
     pub fn namespace(&self, name: &str) -> Option<&Origin> {
-        self.objects.get(&key("namespace", "", name))
+        self.get(&key("namespace", "", name))
     }
 
     /// The first evidence item of `namespace` that names an object read
@@ -62,8 +79,7 @@ impl Locations {
                 _ => (kind, name),
             };
             let name = name.trim_end_matches([':', ',', ';']);
-            self.objects
-                .get(&key(kind, namespace, name))
+            self.get(&key(kind, namespace, name))
                 .map(|origin| (format!("{kind}/{name}"), origin))
         })
     }

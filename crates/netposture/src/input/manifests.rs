@@ -9,23 +9,23 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, PodTemplateSpec, Service};
+use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use netposture_engine::Cluster;
-use netposture_engine::convert;
 use netposture_engine::layers::{LayerPolicy, layer_kind};
 use netposture_engine::model::Labels;
 use serde::Deserialize;
 use serde_json::Value;
 
 use self::kinds::{WORKLOAD_KINDS, known_kind, qualified, read_versions};
+use self::pods::{PodJob, PodPipeline};
 use super::json_header::Header;
 use super::json_items::{self, ListDefaults};
 use super::json_stream::{self, StreamError};
-use super::lean_pod::LeanPod;
 use super::locations::{Locations, document_lines};
 
 mod kinds;
+mod pods;
 #[cfg(test)]
 mod same_model_tests;
 #[cfg(test)]
@@ -238,21 +238,25 @@ impl Manifests {
     fn read_json(&mut self, file: &str, reader: impl Read) -> Result<(), LoadError> {
         let shared_file: Arc<str> = file.into();
         let mut index = 0;
-        let mut take = |element: &str, defaults: Option<&ListDefaults>| {
-            let Some(header) = Header::of(element, defaults)? else {
-                return Ok(false);
+        let streamed = std::thread::scope(|scope| {
+            let mut pods = PodPipeline::start(scope);
+            let mut take = |element: &str, defaults: Option<&ListDefaults>| {
+                let Some(header) = Header::of(element, defaults)? else {
+                    return Ok(false);
+                };
+                let defaults = defaults.cloned().unwrap_or_default();
+                let origin = origin(&shared_file, index, None);
+                if let Some(pod) = self.add_element(element, header, &defaults, &origin) {
+                    pods.push(pod.into_owned(), self);
+                }
+                index += 1;
+                Ok(true)
             };
-            let defaults = defaults.cloned().unwrap_or_default();
-            self.add_element(
-                element,
-                header,
-                &defaults,
-                &origin(&shared_file, index, None),
-            );
-            index += 1;
-            Ok(true)
-        };
-        json_stream::for_each_element(reader, &mut take).map_err(|error| match error {
+            let streamed = json_stream::for_each_element(reader, &mut take);
+            pods.finish(self);
+            streamed
+        });
+        streamed.map_err(|error| match error {
             StreamError::Io(error) => LoadError::Io {
                 path: file.into(),
                 error,
@@ -293,37 +297,43 @@ impl Manifests {
             let element = serde_json::to_string(&value).map_err(syntax)?;
             let origin = origin(&shared_file, index, lines.get(index).copied());
             let defaults = ListDefaults::default();
-            if let Some(header) = Header::of(&element, Some(&defaults)).map_err(syntax)? {
-                self.add_element(&element, header, &defaults, &origin);
+            if let Some(header) = Header::of(&element, Some(&defaults)).map_err(syntax)?
+                && let Some(pod) = self.add_element(&element, header, &defaults, &origin)
+            {
+                self.add_pod(pod.run());
             }
         }
         Ok(())
     }
 
-    fn add_element(
+    /// Adds an element to what is read; a Pod is given back, to be
+    /// decoded and converted by the caller (see [`pods`]).
+    fn add_element<'e>(
         &mut self,
-        element: &str,
-        header: Header<'_>,
+        element: &'e str,
+        mut header: Header<'_>,
         defaults: &ListDefaults,
         origin: &Origin,
-    ) {
+    ) -> Option<PodJob<&'e str>> {
         if header.null {
-            return;
+            return None;
         }
-        let kind = header.kind.clone().unwrap_or_default();
+        let kind = header.kind.take().unwrap_or_default();
         if kind.ends_with("List")
             && let Some(items) = header.items
         {
             let defaults = ListDefaults::of(&kind, header.api_version.as_deref());
             json_items::for_each_item(items, &defaults, &mut |item, defaults| {
                 // Parsed already, as part of the list.
-                if let Ok(Some(header)) = Header::of(item.get(), Some(defaults)) {
-                    self.add_element(item.get(), header, defaults, origin)
+                if let Ok(Some(header)) = Header::of(item.get(), Some(defaults))
+                    && let Some(pod) = self.add_element(item.get(), header, defaults, origin)
+                {
+                    self.add_pod(pod.run());
                 }
             });
-            return;
+            return None;
         }
-        let namespace = header.namespace.clone();
+        let namespace = header.namespace.take();
         let api_version = header.api_version.as_deref().unwrap_or_default();
         // Core objects have no group ("v1"); others are "group/version".
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
@@ -337,7 +347,7 @@ impl Manifests {
                 reason: "has no apiVersion".into(),
                 origin: origin.clone(),
             });
-            return;
+            return None;
         }
         let layer = layer_kind(group, &kind);
         let read = read_versions(group, &kind);
@@ -348,7 +358,7 @@ impl Manifests {
                 format!("{kind}.{group}")
             };
             *self.skipped.entry(label).or_default() += 1;
-            return;
+            return None;
         };
         if let Some((_, versions)) = read
             && !versions.contains(&version)
@@ -359,7 +369,7 @@ impl Manifests {
                 read: versions.iter().map(|v| qualified(group, v)).collect(),
                 origin: origin.clone(),
             });
-            return;
+            return None;
         }
         let Some(name) = declared_name(&header) else {
             self.undecodable.push(Undecodable {
@@ -369,7 +379,7 @@ impl Manifests {
                 reason: "has no metadata.name".into(),
                 origin: origin.clone(),
             });
-            return;
+            return None;
         };
         self.locations
             .insert(static_kind, namespace.as_deref(), &name, origin);
@@ -379,13 +389,20 @@ impl Manifests {
             let value = completed_value(element, defaults);
             let policy = LayerPolicy::from_object(kind, namespace.as_deref(), &name, &value);
             self.layers.push(policy);
-            return;
+            return None;
         }
         let added = match (group, kind.as_str()) {
             ("", "Namespace") => {
                 decode::<Namespace>(element).map(|n| self.cluster.apply_namespace(&n))
             }
-            ("", "Pod") => decode::<LeanPod>(element).map(|pod| self.add_pod(pod.into_pod())),
+            ("", "Pod") => {
+                return Some(PodJob {
+                    text: element,
+                    namespace,
+                    name,
+                    origin: origin.clone(),
+                });
+            }
             ("", "Service") => decode::<Service>(element).map(|s| self.cluster.apply_service(&s)),
             ("networking.k8s.io", "NetworkPolicy") => {
                 decode::<NetworkPolicy>(element).map(|p| self.cluster.apply_policy(&p))
@@ -416,7 +433,7 @@ impl Manifests {
                             })
                         })
                 }
-                None => return,
+                None => return None,
             },
         };
         if let Err(error) = added {
@@ -428,22 +445,7 @@ impl Manifests {
                 origin: origin.clone(),
             });
         }
-    }
-
-    /// Converts a Pod into the index; the Pod itself is dropped.
-    fn add_pod(&mut self, pod: Pod) {
-        let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
-        let name = pod.metadata.name.as_deref().unwrap_or_default();
-        let converted = convert::pod(&pod);
-        if converted.is_err() {
-            let labels = pod.metadata.labels.clone().unwrap_or_default();
-            self.rejected_pod_labels
-                .push((namespace.to_string(), labels));
-        }
-        if !self.namespaces_with_pods.contains(namespace) {
-            self.namespaces_with_pods.insert(namespace.to_string());
-        }
-        self.cluster.put_pod(namespace, name, converted);
+        None
     }
 }
 

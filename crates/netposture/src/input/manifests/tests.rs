@@ -217,3 +217,35 @@ fn a_lean_pod_keeps_what_the_engine_reads() {
     assert_eq!(pod.ips.len(), 2);
     assert_eq!(pod.sidecar, netposture_engine::model::Sidecar::Requested);
 }
+
+#[test]
+fn pods_read_on_the_second_thread_are_applied_in_the_order_read() {
+    let pod = |name: &str, app: &str, port: &str| {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"a","labels":{{"app":"{app}"}}}},"spec":{{"containers":[{{"name":"c","ports":[{{"containerPort":{port}}}]}}]}}}}"#
+        )
+    };
+    // Many batches' worth, with one name read twice far apart.
+    let mut items = vec![pod("twice", "first", "80")];
+    items.extend((0..1000).map(|i| pod(&format!("p{i}"), "web", "80")));
+    items.push(pod("twice", "second", "80"));
+    items.push(pod("refused", "odd", "70000"));
+    items.push(pod("undecodable", "x", "\"http\""));
+    let m = read(&format!(
+        r#"{{"kind":"List","apiVersion":"v1","items":[{}]}}"#,
+        items.join(",")
+    ))
+    .unwrap();
+    let state = namespace(&m, "a");
+    assert_eq!(state.pods.len(), 1001);
+    assert_eq!(state.pods["twice"].labels["app"], "second");
+    assert!(state.rejected.contains_key(&("Pod", "refused".to_string())));
+    assert_eq!(m.rejected_pod_labels.len(), 1);
+    assert_eq!(m.rejected_pod_labels[0].1["app"], "odd");
+    let undecodable: Vec<(&str, usize)> = m
+        .undecodable
+        .iter()
+        .map(|u| (u.name.as_str(), u.origin.document))
+        .collect();
+    assert_eq!(undecodable, [("undecodable", 1004)]);
+}
