@@ -25,6 +25,11 @@ pub trait IndexKind {
     /// The kind's name for logs and metrics, unique among the kinds watched.
     fn name(&self) -> String;
     fn apply(&self, cluster: &mut Cluster, settings: &Settings, object: &Self::Object) -> Affected;
+    /// Indexes an object as `apply` does, without judging what it reaches:
+    /// for lists, after which everything is evaluated anyway.
+    fn index(&self, cluster: &mut Cluster, settings: &Settings, object: &Self::Object) {
+        self.apply(cluster, settings, object);
+    }
     fn delete(&self, cluster: &mut Cluster, settings: &Settings, key: &ObjectKey) -> Affected;
     /// The key of every object of this kind the index holds, valid or rejected.
     fn held(&self, cluster: &Cluster) -> BTreeSet<ObjectKey>;
@@ -52,6 +57,12 @@ impl Cluster {
         object: &K::Object,
     ) -> Affected {
         kind.apply(self, settings, object)
+    }
+
+    /// Indexes one object of `kind` without judging what it reaches (see
+    /// [`IndexKind::index`]).
+    pub fn index<K: IndexKind>(&mut self, kind: &K, settings: &Settings, object: &K::Object) {
+        kind.index(self, settings, object);
     }
 
     /// Forgets one object of `kind` and returns what it reached.
@@ -130,6 +141,12 @@ impl IndexKind for Pods {
 
     fn apply(&self, cluster: &mut Cluster, settings: &Settings, pod: &Pod) -> Affected {
         cluster.apply_pod_change(settings, pod)
+    }
+
+    /// What a pod reaches scans every namespace's policies: for each pod of
+    /// a list that was most of an operator's start-up (quadratic in the size).
+    fn index(&self, cluster: &mut Cluster, _: &Settings, pod: &Pod) {
+        cluster.apply_pod(pod);
     }
 
     fn delete(&self, cluster: &mut Cluster, settings: &Settings, key: &ObjectKey) -> Affected {

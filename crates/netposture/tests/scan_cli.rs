@@ -229,21 +229,24 @@ fn missing_file_and_unknown_namespace_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// The stderr lines about endPort of `scan -f` on a file holding `manifest`.
+fn end_port_notes(manifest: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policies.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    let out = netposture(&["scan", "-f", file.to_str().unwrap()]);
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("endPort"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn a_port_range_through_end_port_is_noted_as_dropped_by_old_servers() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("policy.yaml");
-    std::fs::write(
-        &file,
+    let notes = end_port_notes(
         "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: range, namespace: a}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{port: 53, protocol: UDP}, {port: 8000, endPort: 8080}]}]}\n",
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_netposture"))
-        .args(["scan", "-f", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("endPort")).collect();
+    );
     assert_eq!(
         notes,
         [
@@ -254,19 +257,11 @@ fn a_port_range_through_end_port_is_noted_as_dropped_by_old_servers() {
 
 #[test]
 fn many_end_port_rules_are_noted_a_few_by_name_and_the_rest_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("policies.yaml");
     let policies: Vec<String> = (0..25)
         .map(|i| format!("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: range-{i:02}, namespace: a}}\nspec: {{podSelector: {{}}, policyTypes: [Egress], egress: [{{ports: [{{port: 8000, endPort: 8080}}]}}]}}\n"))
         .collect();
-    std::fs::write(&file, policies.join("---\n")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_netposture"))
-        .args(["scan", "-f", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("endPort")).collect();
-    assert_eq!(notes.len(), 11, "{stderr}");
+    let notes = end_port_notes(&policies.join("---\n"));
+    assert_eq!(notes.len(), 11, "{notes:?}");
     assert!(notes[0].starts_with("note: networkpolicy a/range-00 egress[0] admits 8000-8080/TCP"));
     assert!(notes[9].starts_with("note: networkpolicy a/range-09 "));
     assert_eq!(

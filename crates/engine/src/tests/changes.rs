@@ -242,3 +242,24 @@ fn a_relist_of_services_and_ingresses_forgets_rejected_ones_too() {
     assert_eq!(relisted.removed.len(), 1);
     assert!(Ingresses.held(&cluster).is_empty());
 }
+
+#[test]
+fn indexing_a_listed_object_gives_the_index_applying_it_gives() {
+    let settings = Settings::default();
+    let pods = [
+        pod("a", "web", json!({"app": "web"})),
+        pod("c", "db", json!({"app": "db"})),
+        pod("a", "web", json!({"app": "web", "version": "2"})),
+        object(json!({"metadata": {"name": "bad", "namespace": "b"},
+            "spec": {"containers": [{"name": "c", "ports": [{"containerPort": 0}]}]}})),
+    ];
+    let (mut applied, mut indexed) = (tenants(), tenants());
+    for pod in &pods {
+        applied.apply(&Pods, &settings, pod);
+        indexed.index(&Pods, &settings, pod);
+    }
+    indexed.index(&Namespaces, &settings, &namespace("d", "red"));
+    applied.apply(&Namespaces, &settings, &namespace("d", "red"));
+    assert_eq!(format!("{indexed:?}"), format!("{applied:?}"));
+    assert!(indexed.namespace("b").is_some_and(|b| !b.rejected.is_empty()));
+}

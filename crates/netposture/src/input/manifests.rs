@@ -238,15 +238,17 @@ impl Manifests {
     fn read_json(&mut self, file: &str, reader: impl Read) -> Result<(), LoadError> {
         let shared_file: Arc<str> = file.into();
         let mut index = 0;
+        let no_defaults = ListDefaults::default();
         let streamed = std::thread::scope(|scope| {
             let mut pods = PodPipeline::start(scope);
             let mut take = |element: &str, defaults: Option<&ListDefaults>| {
                 let Some(header) = Header::of(element, defaults)? else {
                     return Ok(false);
                 };
-                let defaults = defaults.cloned().unwrap_or_default();
+                // Taken without the list's defaults: the element has its own.
+                let defaults = defaults.unwrap_or(&no_defaults);
                 let origin = origin(&shared_file, index, None);
-                if let Some(pod) = self.add_element(element, header, &defaults, &origin) {
+                if let Some(pod) = self.add_element(element, header, defaults, &origin) {
                     pods.push(pod.into_owned(), self);
                 }
                 index += 1;

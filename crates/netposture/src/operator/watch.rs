@@ -194,7 +194,7 @@ where
             Event::InitApply(object) => {
                 listed.insert(key(object));
                 // Nothing is triggered during a list: the full pass after it covers all.
-                ctx.cluster_mut().apply(&watch.kind, &ctx.settings, object);
+                ctx.cluster_mut().index(&watch.kind, &ctx.settings, object);
             }
             Event::InitDone => {
                 finish_list(ctx, watch, &listed).await;
