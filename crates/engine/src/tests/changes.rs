@@ -261,5 +261,9 @@ fn indexing_a_listed_object_gives_the_index_applying_it_gives() {
     indexed.index(&Namespaces, &settings, &namespace("d", "red"));
     applied.apply(&Namespaces, &settings, &namespace("d", "red"));
     assert_eq!(format!("{indexed:?}"), format!("{applied:?}"));
-    assert!(indexed.namespace("b").is_some_and(|b| !b.rejected.is_empty()));
+    assert!(
+        indexed
+            .namespace("b")
+            .is_some_and(|b| !b.rejected.is_empty())
+    );
 }
