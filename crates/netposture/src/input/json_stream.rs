@@ -412,7 +412,7 @@ fn syntax(line: usize, column: usize, message: &str) -> StreamError {
 }
 
 /// serde_json's message without its " at line L column C".
-fn without_position(error: &serde_json::Error) -> String {
+pub fn without_position(error: &serde_json::Error) -> String {
     let message = error.to_string();
     let position = format!(" at line {} column {}", error.line(), error.column());
     match message.strip_suffix(&position) {

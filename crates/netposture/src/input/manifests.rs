@@ -462,14 +462,7 @@ fn origin(file: &Arc<str>, index: usize, line: Option<usize>) -> Origin {
 /// Decodes an object of a used kind; the message names what does not fit,
 /// without a position inside the object (the origin says where it is).
 pub(super) fn decode<'t, T: Deserialize<'t>>(element: &'t str) -> Result<T, String> {
-    serde_json::from_str(element).map_err(|error| {
-        let message = error.to_string();
-        let position = format!(" at line {} column {}", error.line(), error.column());
-        match message.strip_suffix(&position) {
-            Some(message) => message.to_string(),
-            None => message,
-        }
-    })
+    serde_json::from_str(element).map_err(|error| json_stream::without_position(&error))
 }
 
 /// The element as a tree of values, for the few kinds the engine reads as
